@@ -1,0 +1,1 @@
+"""Use cases and the ports they need; adapters implement the ports."""

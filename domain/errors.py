@@ -1,0 +1,48 @@
+"""Domain errors: every way recording an event can fail, in words a caller can act on."""
+
+
+class DomainError(Exception):
+    """Base class for every failure the domain knows how to name."""
+
+
+class Unauthenticated(DomainError):
+    """There is no signed-in user, so there is nobody to attribute an event to."""
+
+    def __init__(self, reason: str = "no valid session") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidEvent(DomainError):
+    """The event breaks a rule; ``field`` names the part of the request that is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class EventTooLarge(InvalidEvent):
+    """The serialized event is larger than the bus accepts."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__("data", f"the event is {size} bytes once serialized; the limit is {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class EventBusUnavailable(DomainError):
+    """The bus could not take the events now; trying again later may succeed."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class EventRejected(DomainError):
+    """The bus refused the events for good; sending them again unchanged would fail again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,80 @@
+"""A user event and the rules every event obeys before any bus sees it."""
+
+import enum
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from domain.errors import EventTooLarge, InvalidEvent
+from domain.user import User
+
+JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class _Absent(enum.Enum):
+    ABSENT = "absent"
+
+
+ABSENT = _Absent.ABSENT
+"""Marks a payload the client did not send, as distinct from one it sent as ``null``."""
+Absent: TypeAlias = Literal[_Absent.ABSENT]
+
+MAX_NAME_LENGTH = 255
+RESERVED_NAME_PREFIX = "inngest/"
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent:
+    """One thing a user did: ``data`` holds the session user and the client's payload."""
+
+    name: str
+    data: Mapping[str, JsonValue]
+    id: str
+    ts: int
+
+    def to_wire(self) -> dict[str, JsonValue]:
+        """The event as event buses receive it."""
+        return {"name": self.name, "data": dict(self.data), "id": self.id, "ts": self.ts}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRules:
+    """The limits an event must respect; the size limit is configurable, the name rules are not."""
+
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+    def check(self, event: UserEvent) -> None:
+        """Raise ``InvalidEvent`` naming the offending field, or return when the event is valid."""
+        check_event_name(event.name)
+        size = serialized_size(event)
+        if size > self.max_event_bytes:
+            raise EventTooLarge(size, self.max_event_bytes)
+
+
+def check_event_name(name: str) -> None:
+    """Names are what functions subscribe to: non-empty, bounded, printable, and not Inngest's own."""
+    if not name:
+        raise InvalidEvent("name", "must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidEvent("name", f"must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if name.startswith(RESERVED_NAME_PREFIX):
+        raise InvalidEvent("name", f"must not start with {RESERVED_NAME_PREFIX!r}, which Inngest reserves")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise InvalidEvent("name", "must not contain control characters")
+
+
+def serialized_size(event: UserEvent) -> int:
+    """Bytes of the event as compact UTF-8 JSON, the form in which buses measure it."""
+    text = json.dumps(event.to_wire(), ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8"))
+
+
+def user_event_data(user: User, payload: JsonValue | Absent) -> dict[str, JsonValue]:
+    """The event data: the session's user (never the client's) and the payload when one was sent."""
+    data: dict[str, JsonValue] = {"user": dict(user.to_event_data())}
+    if payload is not ABSENT:
+        data["payload"] = payload
+    return data

@@ -1,0 +1,40 @@
+"""Event ids: fresh ones that sort by creation time, and ones derived from an idempotency key.
+
+The bus deduplicates by id, so an id derived from (user, key) turns a client's retry into a no-op.
+"""
+
+import os
+import time
+import uuid
+
+from domain.errors import InvalidEvent
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3f0e-8a4b-5c2e-9d7a-3b5e1c0f2a94")
+
+
+def new_event_id() -> str:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness, so ids sort by time."""
+    millis = time.time_ns() // 1_000_000
+    value = int.from_bytes(millis.to_bytes(6, "big") + os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return str(uuid.UUID(int=value))
+
+
+def idempotent_event_id(user_id: str, idempotency_key: str) -> str:
+    """The same user and key always give the same id; different users never share one.
+
+    The user id is length-prefixed so that no (user, key) pair can be spelled like another.
+    """
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{len(user_id)}:{user_id}:{idempotency_key}"))
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str) -> None:
+    """Keys are opaque to us, but bounded and printable ASCII so they are safe to log and store."""
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidEvent("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long")
+    if not all(" " <= char <= "~" for char in key):
+        raise InvalidEvent("Idempotency-Key", "must contain only printable ASCII characters")
