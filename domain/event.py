@@ -10,7 +10,7 @@ from typing import Literal, TypeAlias
 from domain.errors import EventTooLarge, InvalidEvent
 from domain.user import User
 
-JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 class _Absent(enum.Enum):

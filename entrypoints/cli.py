@@ -1,0 +1,51 @@
+"""The ``eventgate`` command: ``eventgate serve`` runs the HTTP service."""
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from entrypoints.settings import ConfigError, load_config
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    config = load_config(os.environ)
+    host = arguments.host or config["http"]["host"]
+    port = arguments.port or config["http"]["port"]
+    logging.basicConfig(
+        level=config["logging"]["level"].upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    uvicorn.run("entrypoints.asgi:app", factory=True, host=host, port=port, log_config=None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventgate", description="Record what signed-in users do and hand each event to an event bus."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the HTTP service (configured by environment variables)")
+    serve.add_argument("--host", help="address to listen on (default: EVENTGATE_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: EVENTGATE_PORT, else 8000)")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; configuration errors print one line and exit 2."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        exit_code: int = arguments.run(arguments)
+    except ConfigError as error:
+        print(f"eventgate: {error}", file=sys.stderr)
+        return 2
+    return exit_code
+
+
+def run() -> None:
+    """The console script: exit with ``main``'s code."""
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The wire schema of ``POST /api`` and its strict decoding: every bad body becomes ``MalformedRequest``."""
+
+from typing import Any
+
+import msgspec
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting accepted in a body, so no payload can exhaust the stack of any later encoder."""
+
+
+class RecordEventRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What a client may send: an event name, and data of any JSON shape. Both are optional."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    data: Any = msgspec.UNSET
+
+
+class RecordEventResponse(msgspec.Struct, frozen=True):
+    """``success`` is the string "true", as the Next.js route this replaces answers."""
+
+    ids: list[str]
+    success: str = "true"
+
+
+class MalformedRequest(ValueError):
+    """The body is not valid JSON, or not of the request schema; the message says where."""
+
+
+_decoder = msgspec.json.Decoder(RecordEventRequest)
+_EMPTY = RecordEventRequest()
+
+
+def decode_record_event_request(body: bytes) -> RecordEventRequest:
+    """Decode a request body; an empty (or blank) body means "the default event, no data"."""
+    if not body.strip():
+        return _EMPTY
+    try:
+        request = _decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise MalformedRequest(f"the body does not match the schema: {error}") from None
+    except msgspec.DecodeError as error:
+        raise MalformedRequest(f"the body is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise MalformedRequest("the body is not valid UTF-8") from None
+    except RecursionError:
+        raise MalformedRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    if json_depth(request.data) > MAX_JSON_DEPTH:
+        raise MalformedRequest(f"data nests deeper than {MAX_JSON_DEPTH} levels")
+    return request
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (a scalar has depth 0)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
