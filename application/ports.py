@@ -24,6 +24,38 @@ class SessionPort(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """An outbox event leased to one relay; ``attempts`` counts the deliveries already tried."""
+
+    event: UserEvent
+    attempts: int
+
+
+class OutboxPort(Protocol):
+    """Durable storage of accepted events until a relay has handed them to the bus.
+
+    A claim leases events to one owner for a while, so relays sharing the outbox never deliver the
+    same event at the same time; an expired lease makes the events claimable again.
+    """
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+        """Lease up to ``limit`` due events to ``owner``, oldest first."""
+        ...
+
+    async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
+        """The bus acknowledged these events: they are done."""
+        ...
+
+    async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
+        """Release these events to be claimed again after ``delay`` seconds, noting why they failed."""
+        ...
+
+    async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
+        """The bus refused these events for good: keep them, with the reason, for a person to look at."""
+        ...
+
+
 class EventBusPort(Protocol):
     """Hands events to a bus that delivers them to whoever subscribes."""
 

@@ -1,5 +1,7 @@
 """Domain errors: every way recording an event can fail, in words a caller can act on."""
 
+from collections.abc import Sequence
+
 
 class DomainError(Exception):
     """Base class for every failure the domain knows how to name."""
@@ -31,18 +33,27 @@ class EventTooLarge(InvalidEvent):
         self.limit = limit
 
 
-class EventBusUnavailable(DomainError):
-    """The bus could not take the events now; trying again later may succeed."""
+class PublishFailed(DomainError):
+    """Publishing failed; ``accepted_ids`` lists the events the bus took before it failed, if any.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    Publishing every event again is safe: buses deduplicate by event id.
+    """
+
+    def __init__(self, reason: str, *, accepted_ids: Sequence[str] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.accepted_ids = tuple(accepted_ids)
+
+
+class EventBusUnavailable(PublishFailed):
+    """The bus could not take the events now; trying again later may succeed."""
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, accepted_ids: Sequence[str] = ()
+    ) -> None:
+        super().__init__(reason, accepted_ids=accepted_ids)
         self.retry_after = retry_after
 
 
-class EventRejected(DomainError):
+class EventRejected(PublishFailed):
     """The bus refused the events for good; sending them again unchanged would fail again."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

@@ -3,11 +3,14 @@
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from entrypoints.container import build_container
+from entrypoints.outbox_cli import add_outbox_commands, run_outbox_command
 from entrypoints.settings import ConfigError, load_config
 
 
@@ -32,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: EVENTGATE_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: EVENTGATE_PORT, else 8000)")
     serve.set_defaults(run=_serve)
+    add_outbox_commands(commands)
     return parser
 
 
@@ -39,10 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; configuration errors print one line and exit 2."""
     arguments = build_parser().parse_args(argv)
     try:
+        if "outbox_command" in arguments:
+            return run_outbox_command(build_container(os.environ), arguments, sys.stdout)
         exit_code: int = arguments.run(arguments)
     except ConfigError as error:
         print(f"eventgate: {error}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.Error) as error:
+        print(f"eventgate: the outbox cannot be opened: {error}", file=sys.stderr)
+        return 1
     return exit_code
 
 

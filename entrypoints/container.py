@@ -1,17 +1,28 @@
 """The dependency-injector container: which adapter serves each port, chosen by configuration."""
 
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 
 from dependency_injector import containers, providers
 
 from adapters.memory import InMemoryEventBus, InMemorySession
+from adapters.sqlite_outbox.store import open_outbox
+from application.deliver_outbox_events import DeliverOutboxEvents
 from application.record_user_event import RecordUserEvent
+from application.relay import OutboxRelay
 from domain.event import EventRules
 from domain.user import User
 from entrypoints.settings import load_config
 
 DEV_USERS = {"dev": User(id="dev-user", name="Dev User", email="dev@example.com")}
 """The memory session's only user, signed in by the cookie ``eventgate.dev-session=dev``."""
+
+
+def relay_owner_id() -> str:
+    """Names this process in outbox leases: unique even when two processes share a pid namespace."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Container(containers.DeclarativeContainer):
@@ -22,9 +33,33 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemorySession, users_by_token=DEV_USERS),
     )
 
-    event_bus = providers.Selector(
+    bus = providers.Selector(
         config.event_bus.backend,
         memory=providers.Singleton(InMemoryEventBus),
+    )
+    """The event bus itself: where the relay delivers, or where direct mode publishes."""
+
+    outbox = providers.Resource(
+        open_outbox,
+        path=config.outbox.path,
+        sync=config.outbox.sync,
+        max_events=config.outbox.max_events,
+        max_bytes=config.outbox.max_bytes,
+        retention_seconds=config.outbox.retention_seconds,
+    )
+
+    event_bus = providers.Selector(config.delivery.mode, direct=bus, outbox=outbox)
+    """What the use case publishes to: the outbox, or the bus itself in direct mode."""
+
+    relay = providers.Singleton(
+        OutboxRelay,
+        deliver=providers.Factory(
+            DeliverOutboxEvents,
+            outbox=outbox,
+            bus=bus,
+            owner=providers.Singleton(relay_owner_id),
+            batch_size=config.relay.batch_size,
+        ),
     )
 
     event_rules = providers.Singleton(EventRules, max_event_bytes=config.events.max_bytes)

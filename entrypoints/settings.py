@@ -40,6 +40,25 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be on or off")
+
+
 def _port(raw: str) -> int:
     value = _whole_number(raw)
     if not 0 < value < 65536:
@@ -87,6 +106,72 @@ VARIABLES: tuple[Variable, ...] = (
         "memory",
         _choice("memory"),
         "Where events go: `memory` (kept in the process, for development and tests).",
+    ),
+    Variable(
+        "EVENTGATE_DELIVERY",
+        "delivery.mode",
+        "outbox",
+        _choice("outbox", "direct"),
+        "`outbox`: a request succeeds once its event is stored durably, and a relay delivers it; "
+        "`direct`: a request succeeds only once the bus has the event.",
+    ),
+    Variable(
+        "EVENTGATE_OUTBOX_PATH",
+        "outbox.path",
+        "var/outbox.sqlite3",
+        _text,
+        "The outbox's SQLite file (its folder is created). Processes of one machine may share it.",
+    ),
+    Variable(
+        "EVENTGATE_OUTBOX_SYNC",
+        "outbox.sync",
+        "normal",
+        _choice("normal", "full"),
+        "`normal`: accepted events survive the process being killed; "
+        "`full`: they also survive power loss, at the cost of an fsync per group commit.",
+    ),
+    Variable(
+        "EVENTGATE_OUTBOX_MAX_EVENTS",
+        "outbox.max_events",
+        "1000000",
+        _positive_int,
+        "Undelivered events the outbox holds before requests get 503 with `Retry-After`.",
+    ),
+    Variable(
+        "EVENTGATE_OUTBOX_MAX_BYTES",
+        "outbox.max_bytes",
+        str(1 << 30),
+        _positive_int,
+        "Bytes of undelivered events the outbox holds before requests get 503 with `Retry-After`.",
+    ),
+    Variable(
+        "EVENTGATE_OUTBOX_RETENTION",
+        "outbox.retention_seconds",
+        "3600",
+        _positive_seconds,
+        "Seconds a delivered event stays in the outbox (for `eventgate outbox status`) before it is purged.",
+    ),
+    Variable(
+        "EVENTGATE_RELAY",
+        "relay.in_service",
+        "on",
+        _switch,
+        "Run the relay inside `eventgate serve`; `off` when a standalone `eventgate relay` delivers instead.",
+    ),
+    Variable(
+        "EVENTGATE_RELAY_BATCH_SIZE",
+        "relay.batch_size",
+        "1000",
+        _positive_int,
+        "Most events the relay hands to the bus in one publish.",
+    ),
+    Variable(
+        "EVENTGATE_SHUTDOWN_GRACE",
+        "relay.shutdown_grace",
+        "10",
+        _positive_seconds,
+        "Seconds the relay keeps delivering after SIGTERM; what is left waits in the outbox for the next "
+        "start.",
     ),
     Variable(
         "EVENTGATE_DEFAULT_EVENT_NAME",

@@ -22,9 +22,10 @@ def bus() -> InMemoryEventBus:
 
 @pytest.fixture
 def container(bus: InMemoryEventBus) -> Iterator[Container]:
-    container = build_container({})
+    """Direct delivery to a bus the test holds: what the bus receives is what the request sent."""
+    container = build_container({"EVENTGATE_DELIVERY": "direct"})
     with (
-        container.event_bus.override(providers.Object(bus)),
+        container.bus.override(providers.Object(bus)),
         container.session.override(providers.Object(InMemorySession({"ada-token": ADA}))),
     ):
         yield container

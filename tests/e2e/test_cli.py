@@ -36,11 +36,16 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: f
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
+def server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [EVENTGATE, "serve", "--port", str(port)],
-        env=os.environ | {"EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"},
+        env=os.environ
+        | {
+            "EVENTGATE_SESSION": "memory",
+            "EVENTGATE_EVENT_BUS": "memory",
+            "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

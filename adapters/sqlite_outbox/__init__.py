@@ -1,0 +1,1 @@
+"""The outbox on embedded SQLite: accepted events survive a crash until a relay delivers them."""

@@ -1,0 +1,316 @@
+"""``SqliteOutbox``: the event bus the use case sees in outbox mode, and the store the relay drains.
+
+``publish`` returns only once the events are committed; the relay later claims them with a lease,
+hands them to the real bus, and records each outcome.
+"""
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from adapters.sqlite_outbox.schema import SyncMode, connect
+from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
+from application.ports import ClaimedEvent
+from domain.errors import EventBusUnavailable
+from domain.event import UserEvent
+
+FULL_RETRY_AFTER_SECONDS = 5.0
+"""What a client is told to wait when the outbox is full or cannot be written."""
+
+_Row = tuple[str, bytes, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    pending: int
+    pending_bytes: int
+    oldest_pending_age: float | None
+    dead: int
+    delivered_last_minute: int
+    last_error: str | None
+
+    @property
+    def delivered_per_second(self) -> float:
+        return self.delivered_last_minute / 60
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    name: str
+    attempts: int
+    reason: str
+    failed_at_ms: int
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteOutbox:
+    """An outbox in one SQLite file, safe to share between processes on one machine."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        sync: SyncMode = "normal",
+        max_events: int = 1_000_000,
+        max_bytes: int = 1 << 30,
+        retention_seconds: float = 3600.0,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._path = Path(path)
+        self._sync = sync
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._retention_ms = int(retention_seconds * 1000)
+        self._clock_ms = clock_ms
+        self._next_purge_ms = 0
+        self._listeners: list[Callable[[], None]] = []
+        self._worker: SqliteWorker[list[_Row]] = SqliteWorker(self._connect, self._append_group)
+
+    async def open(self) -> None:
+        """Create the file (and its folder) if needed; raises ``sqlite3.Error`` or ``OSError`` if unusable."""
+        await self._worker.start()
+
+    async def close(self) -> None:
+        await self._worker.stop()
+
+    def on_append(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` in the event loop after each successful append (the relay's doorbell)."""
+        self._listeners.append(listener)
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        """Store the events durably; raises ``EventBusUnavailable`` when the outbox is full or unwritable.
+
+        Either every event of the call is stored or none is. An event whose id is already in the
+        outbox is not stored again: an idempotent retry stays one event.
+        """
+        now = self._clock_ms()
+        rows = [(event.id, body, len(body), now, now) for event in events for body in [_encode(event)]]
+        try:
+            await self._worker.append(rows)
+        except WorkerStopped:
+            raise EventBusUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
+        for listener in self._listeners:
+            listener()
+        return [event.id for event in events]
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+        lease_ms = int(lease_seconds * 1000)
+
+        def claim(connection: sqlite3.Connection) -> list[ClaimedEvent]:
+            now = self._clock_ms()
+            with _write_transaction(connection):
+                rows = connection.execute(
+                    "SELECT seq, body, attempts FROM outbox INDEXED BY outbox_pending"
+                    " WHERE state = 'pending' AND not_before <= ? AND lease_until <= ? ORDER BY seq LIMIT ?",
+                    (now, now, limit),
+                ).fetchall()
+                connection.executemany(
+                    "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq = ?",
+                    [(owner, now + lease_ms, seq) for seq, _, _ in rows],
+                )
+            return [ClaimedEvent(event=_decode(body), attempts=attempts) for _, body, attempts in rows]
+
+        return await self._worker.call(claim)
+
+    async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
+        """Delivered is delivered, whoever holds the lease now: the bus has the event."""
+
+        def mark(connection: sqlite3.Connection) -> None:
+            now = self._clock_ms()
+            with _write_transaction(connection):
+                connection.executemany(
+                    "UPDATE outbox SET state = 'delivered', finished_at = ?,"
+                    " lease_owner = NULL, lease_until = 0 WHERE id = ? AND state = 'pending'",
+                    [(now, event_id) for event_id in event_ids],
+                )
+                if now >= self._next_purge_ms:
+                    self._next_purge_ms = now + 60_000
+                    connection.execute(
+                        "DELETE FROM outbox WHERE state = 'delivered' AND finished_at < ?",
+                        (now - self._retention_ms,),
+                    )
+
+        await self._worker.call(mark)
+
+    async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
+        def release(connection: sqlite3.Connection) -> None:
+            now = self._clock_ms()
+            with _write_transaction(connection):
+                connection.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, not_before = ?, lease_owner = NULL,"
+                    " lease_until = 0, last_error = ?, failed_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                    [(now + int(delay * 1000), error, now, event_id, owner) for event_id in event_ids],
+                )
+
+        await self._worker.call(release)
+
+    async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
+        def bury(connection: sqlite3.Connection) -> None:
+            now = self._clock_ms()
+            with _write_transaction(connection):
+                connection.executemany(
+                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, lease_owner = NULL,"
+                    " lease_until = 0, last_error = ?, failed_at = ?, finished_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                    [(reason, now, now, event_id, owner) for event_id in event_ids],
+                )
+
+        await self._worker.call(bury)
+
+    async def status(self) -> OutboxStatus:
+        def read(connection: sqlite3.Connection) -> OutboxStatus:
+            now = self._clock_ms()
+            pending, pending_bytes, oldest = connection.execute(
+                "SELECT count(*), coalesce(sum(size), 0), min(accepted_at) FROM outbox"
+                " WHERE state = 'pending'"
+            ).fetchone()
+            (dead,) = connection.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()
+            (recent,) = connection.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'delivered' AND finished_at >= ?", (now - 60_000,)
+            ).fetchone()
+            last_error = connection.execute(
+                "SELECT last_error FROM outbox WHERE state != 'delivered' AND failed_at IS NOT NULL"
+                " ORDER BY failed_at DESC LIMIT 1"
+            ).fetchone()
+            return OutboxStatus(
+                pending=pending,
+                pending_bytes=pending_bytes,
+                oldest_pending_age=None if oldest is None else max(0, now - oldest) / 1000,
+                dead=dead,
+                delivered_last_minute=recent,
+                last_error=None if last_error is None else last_error[0],
+            )
+
+        return await self._worker.call(read)
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        def read(connection: sqlite3.Connection) -> list[DeadLetter]:
+            rows = connection.execute(
+                "SELECT id, body, attempts, last_error, failed_at FROM outbox WHERE state = 'dead'"
+                " ORDER BY failed_at, seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [
+                DeadLetter(
+                    id=event_id, name=_decode(body).name, attempts=attempts, reason=reason, failed_at_ms=at
+                )
+                for event_id, body, attempts, reason, at in rows
+            ]
+
+        return await self._worker.call(read)
+
+    async def revive(self, event_ids: Sequence[str] | None) -> int:
+        """Make dead events (these ids, or all when ``None``) pending again; returns how many."""
+
+        def revive(connection: sqlite3.Connection) -> int:
+            now = self._clock_ms()
+            reset = (
+                "UPDATE outbox SET state = 'pending', attempts = 0, not_before = ?, finished_at = NULL"
+                " WHERE state = 'dead'"
+            )
+            with _write_transaction(connection):
+                if event_ids is None:
+                    return connection.execute(reset, (now,)).rowcount
+                return sum(
+                    connection.execute(reset + " AND id = ?", (now, event_id)).rowcount
+                    for event_id in event_ids
+                )
+
+        return await self._worker.call(revive)
+
+    async def purge_delivered(self) -> int:
+        """Forget every delivered event now rather than after the retention period; returns how many."""
+
+        def purge(connection: sqlite3.Connection) -> int:
+            with _write_transaction(connection):
+                return connection.execute("DELETE FROM outbox WHERE state = 'delivered'").rowcount
+
+        return await self._worker.call(purge)
+
+    def _connect(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        return connect(str(self._path), self._sync)
+
+    def _append_group(self, connection: sqlite3.Connection, group: list[list[_Row]]) -> list[object]:
+        """One transaction for every append queued together; a request that does not fit is refused alone."""
+        outcomes: list[object] = []
+        try:
+            with _write_transaction(connection):
+                events, size = connection.execute("SELECT events, bytes FROM outbox_totals").fetchone()
+                for rows in group:
+                    added = sum(row[2] for row in rows)
+                    if events + len(rows) > self._max_events or size + added > self._max_bytes:
+                        outcomes.append(
+                            EventBusUnavailable(
+                                "the outbox is full; the relay is behind or the bus is down",
+                                FULL_RETRY_AFTER_SECONDS,
+                            )
+                        )
+                        continue
+                    connection.executemany(
+                        "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    events, size = events + len(rows), size + added
+                    outcomes.append(None)
+        except sqlite3.Error as error:
+            failure = EventBusUnavailable(
+                f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS
+            )
+            return [failure] * len(group)
+        return outcomes
+
+
+@contextmanager
+def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` when anything in between, or the commit, fails."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _encode(event: UserEvent) -> bytes:
+    return _encoder.encode(event.to_wire())
+
+
+def _decode(body: bytes) -> UserEvent:
+    wire = msgspec.json.decode(body)
+    return UserEvent(name=wire["name"], data=wire["data"], id=wire["id"], ts=wire["ts"])
+
+
+async def open_outbox(
+    path: str,
+    *,
+    sync: SyncMode,
+    max_events: int,
+    max_bytes: int,
+    retention_seconds: float,
+) -> AsyncIterator[SqliteOutbox]:
+    """The outbox as a container resource: opened at start, closed (after queued writes) at shutdown."""
+    outbox = SqliteOutbox(
+        path, sync=sync, max_events=max_events, max_bytes=max_bytes, retention_seconds=retention_seconds
+    )
+    await outbox.open()
+    try:
+        yield outbox
+    finally:
+        await outbox.close()

@@ -1,0 +1,85 @@
+"""The relay: keeps delivering outbox batches until told to stop, and drains on shutdown."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from application.deliver_outbox_events import BatchOutcome, DeliverOutboxEvents
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Runs ``DeliverOutboxEvents`` in a loop.
+
+    It delivers back to back while there is work, sleeps ``idle_interval`` when the outbox is
+    empty (``wake`` cuts the sleep short when this process accepts an event; other processes'
+    events are found by the next poll), and pauses as long as a failed batch asks.
+    """
+
+    def __init__(
+        self,
+        deliver: DeliverOutboxEvents,
+        *,
+        idle_interval: float = 0.5,
+        error_pause: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._deliver = deliver
+        self._idle_interval = idle_interval
+        self._error_pause = error_pause
+        self._monotonic = monotonic
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        """New events are waiting: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until ``stop`` is called."""
+        while not self._stopping.is_set():
+            outcome = await self._deliver_safely()
+            if outcome.claimed and not outcome.pause:
+                continue
+            pause = outcome.pause or self._idle_interval
+            self._wake.clear()
+            if not outcome.pause:
+                await self._sleep_unless_woken(pause)
+            else:
+                await self._sleep_unless_stopped(pause)
+
+    async def drain(self, grace: float) -> None:
+        """Deliver what is due for up to ``grace`` seconds; what is left waits in the outbox."""
+        deadline = self._monotonic() + grace
+        while (remaining := deadline - self._monotonic()) > 0:
+            try:
+                outcome = await asyncio.wait_for(self._deliver_safely(), remaining)
+            except TimeoutError:
+                break
+            if not outcome.claimed or outcome.pause:
+                break
+
+    async def _deliver_safely(self) -> BatchOutcome:
+        try:
+            return await self._deliver.execute()
+        except Exception:
+            logger.exception("delivering a batch failed; the relay pauses %.1f s", self._error_pause)
+            return BatchOutcome(pause=self._error_pause)
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return

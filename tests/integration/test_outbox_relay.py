@@ -1,0 +1,164 @@
+"""The relay between a real SQLite outbox and fake buses: every event is delivered, retried or buried."""
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import InMemoryEventBus
+from adapters.sqlite_outbox.store import SqliteOutbox
+from application.deliver_outbox_events import DEFAULT_SCHEDULE, DeliverOutboxEvents, RetrySchedule
+from application.ports import EventBusPort
+from application.relay import OutboxRelay
+from domain.errors import EventBusUnavailable
+from domain.event import UserEvent
+from tests.fakes import SelectiveEventBus
+
+pytestmark = pytest.mark.anyio
+
+
+def event(n: int) -> UserEvent:
+    return UserEvent(name="app/test", data={"user": {"id": "u"}, "payload": n}, id=f"event-{n}", ts=n)
+
+
+@pytest.fixture
+async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
+    box = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    await box.open()
+    yield box
+    await box.close()
+
+
+def deliverer(
+    outbox: SqliteOutbox,
+    bus: EventBusPort,
+    *,
+    batch_size: int = 1000,
+    schedule: RetrySchedule = DEFAULT_SCHEDULE,
+) -> DeliverOutboxEvents:
+    return DeliverOutboxEvents(
+        outbox, bus, owner="relay-1", batch_size=batch_size, schedule=schedule, unit_random=lambda: 0.5
+    )
+
+
+class BrokenBus:
+    """Raises something no bus should: the relay must treat it as a transient failure."""
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        raise RuntimeError("bug in the adapter")
+
+
+async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: SqliteOutbox) -> None:
+    bus = InMemoryEventBus()
+    await outbox.publish([event(n) for n in range(3)])
+
+    outcome = await deliverer(outbox, bus).execute()
+
+    assert (outcome.claimed, outcome.delivered) == (3, 3)
+    assert [e.id for e in bus.published] == ["event-0", "event-1", "event-2"]
+    assert (await outbox.status()).pending == 0
+
+
+async def test_an_unavailable_bus_makes_the_batch_wait_at_least_its_retry_after(outbox: SqliteOutbox) -> None:
+    bus = InMemoryEventBus()
+    bus.fail_next(EventBusUnavailable("inngest answered 503", retry_after=7))
+    await outbox.publish([event(1)])
+
+    outcome = await deliverer(outbox, bus).execute()
+
+    assert (outcome.retried, outcome.pause) == (1, 7)
+    assert await outbox.claim("someone", 10, 30) == []
+    status = await outbox.status()
+    assert (status.pending, status.last_error) == (1, "inngest answered 503")
+
+
+async def test_events_the_bus_took_before_failing_are_not_sent_again(outbox: SqliteOutbox) -> None:
+    bus = InMemoryEventBus()
+    bus.fail_next(EventBusUnavailable("connection reset", accepted_ids=["event-1"]))
+    await outbox.publish([event(1), event(2)])
+
+    outcome = await deliverer(outbox, bus, schedule=RetrySchedule(base=0.001, cap=0.001)).execute()
+    await asyncio.sleep(0.01)
+    again = await outbox.claim("relay-1", 10, 30)
+
+    assert (outcome.delivered, outcome.retried) == (1, 1)
+    assert [item.event.id for item in again] == ["event-2"]
+
+
+async def test_a_refused_batch_is_split_so_only_the_poison_event_is_dead_lettered(
+    outbox: SqliteOutbox,
+) -> None:
+    bus = SelectiveEventBus(is_poison=lambda e: e.id == "event-2")
+    await outbox.publish([event(n) for n in range(1, 5)])
+
+    outcome = await deliverer(outbox, bus).execute()
+
+    assert (outcome.delivered, outcome.dead) == (3, 1)
+    assert sorted(e.id for e in bus.accepted) == ["event-1", "event-3", "event-4"]
+    [dead] = await outbox.dead_letters()
+    assert (dead.id, dead.reason) == ("event-2", "invalid event event-2")
+
+
+async def test_an_unexpected_bus_error_keeps_the_events_for_a_retry(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1)])
+
+    outcome = await deliverer(outbox, BrokenBus()).execute()
+
+    assert outcome.retried == 1
+    assert outcome.pause > 0
+    assert (await outbox.status()).pending == 1
+
+
+async def test_the_relay_delivers_events_as_they_are_accepted_and_stops_when_told(
+    outbox: SqliteOutbox,
+) -> None:
+    bus = InMemoryEventBus()
+    relay = OutboxRelay(deliverer(outbox, bus), idle_interval=10)
+    outbox.on_append(relay.wake)
+    running = asyncio.create_task(relay.run())
+
+    await outbox.publish([event(1)])
+    for _ in range(200):
+        if bus.published:
+            break
+        await asyncio.sleep(0.01)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
+
+    assert [e.id for e in bus.published] == ["event-1"]
+
+
+async def test_draining_delivers_what_is_due_within_the_grace_period(outbox: SqliteOutbox) -> None:
+    bus = InMemoryEventBus()
+    await outbox.publish([event(n) for n in range(2500)])
+
+    await OutboxRelay(deliverer(outbox, bus, batch_size=1000)).drain(grace=10)
+
+    assert len(bus.published) == 2500
+    assert (await outbox.status()).pending == 0
+
+
+class HangingBus:
+    """Never answers, like a bus behind a dead connection."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        self.started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def test_a_delivery_cut_short_by_shutdown_frees_its_events_at_once(outbox: SqliteOutbox) -> None:
+    bus = HangingBus()
+    await outbox.publish([event(1)])
+    delivering = asyncio.create_task(deliverer(outbox, bus).execute())
+    await bus.started.wait()
+
+    delivering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivering
+
+    assert [item.event.id for item in await outbox.claim("next-process", 10, 30)] == ["event-1"]

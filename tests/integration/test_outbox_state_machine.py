@@ -1,0 +1,133 @@
+"""A stateful model of the outbox and its relays: no interleaving loses or alters an acknowledged event.
+
+Relays claim, deliver, fail, give up, crash and lose their leases; the store is closed and
+reopened as a restarted process would; and at any point everything acknowledged can still be
+drained to the bus, byte for byte.
+"""
+
+import asyncio
+import sqlite3
+import tempfile
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from adapters.sqlite_outbox.store import SqliteOutbox
+from domain.event import UserEvent
+
+T = TypeVar("T")
+LEASE_SECONDS = 30
+OWNERS = st.sampled_from(["relay-a", "relay-b"])
+
+
+class OutboxModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.folder = tempfile.TemporaryDirectory()
+        self.path = Path(self.folder.name) / "outbox.sqlite3"
+        self.now_ms = 1_000_000
+        self.outbox = self.open_store()
+        self.acknowledged: dict[str, UserEvent] = {}
+        self.received: dict[str, UserEvent] = {}
+        self.held: dict[str, list[str]] = {"relay-a": [], "relay-b": []}
+        self.lease_until: dict[str, int] = {}
+        self.counter = 0
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(work)
+
+    def open_store(self) -> SqliteOutbox:
+        outbox = SqliteOutbox(self.path, clock_ms=lambda: self.now_ms, retention_seconds=10**9)
+        self.run(outbox.open())
+        return outbox
+
+    def teardown(self) -> None:
+        """Whatever happened, a relay given time delivers every acknowledged event, unaltered."""
+        try:
+            self.now_ms += 10**7
+            self.run(self.outbox.revive(None))
+            while claimed := self.run(self.outbox.claim("drainer", 100, LEASE_SECONDS)):
+                self.received.update((item.event.id, item.event) for item in claimed)
+                self.run(self.outbox.mark_delivered("drainer", [item.event.id for item in claimed]))
+            assert self.received == self.acknowledged
+        finally:
+            self.run(self.outbox.close())
+            self.loop.close()
+            self.folder.cleanup()
+
+    @rule(count=st.integers(min_value=1, max_value=4), payload=st.text(max_size=8))
+    def accept(self, count: int, payload: str) -> None:
+        events = []
+        for _ in range(count):
+            self.counter += 1
+            events.append(
+                UserEvent(name="app/e", data={"payload": payload}, id=f"e{self.counter}", ts=self.counter)
+            )
+        assert self.run(self.outbox.publish(events)) == [event.id for event in events]
+        self.acknowledged.update((event.id, event) for event in events)
+
+    @rule(owner=OWNERS, limit=st.integers(min_value=1, max_value=6))
+    def claim(self, owner: str, limit: int) -> None:
+        claimed = self.run(self.outbox.claim(owner, limit, LEASE_SECONDS))
+        for item in claimed:
+            event_id = item.event.id
+            other_holders = [o for o, ids in self.held.items() if o != owner and event_id in ids]
+            assert not (other_holders and self.lease_until[event_id] > self.now_ms), "leased twice"
+            for ids in self.held.values():
+                if event_id in ids:
+                    ids.remove(event_id)
+            assert item.event == self.acknowledged[event_id]
+            self.held[owner].append(event_id)
+            self.lease_until[event_id] = self.now_ms + LEASE_SECONDS * 1000
+
+    @rule(owner=OWNERS)
+    def deliver(self, owner: str) -> None:
+        ids, self.held[owner] = self.held[owner], []
+        self.received.update((event_id, self.acknowledged[event_id]) for event_id in ids)
+        self.run(self.outbox.mark_delivered(owner, ids))
+
+    @rule(owner=OWNERS, delay=st.floats(min_value=0, max_value=60))
+    def fail(self, owner: str, delay: float) -> None:
+        ids, self.held[owner] = self.held[owner], []
+        self.run(self.outbox.retry_later(owner, ids, delay, "bus down"))
+
+    @rule(owner=OWNERS)
+    def bury(self, owner: str) -> None:
+        ids, self.held[owner] = self.held[owner], []
+        self.run(self.outbox.dead_letter(owner, ids, "refused"))
+
+    @rule(owner=OWNERS)
+    def crash(self, owner: str) -> None:
+        """The relay dies holding its claims: nobody settles them; their leases must expire."""
+        self.held[owner] = []
+
+    @rule(seconds=st.integers(min_value=1, max_value=90))
+    def time_passes(self, seconds: int) -> None:
+        self.now_ms += seconds * 1000
+
+    @rule()
+    def restart(self) -> None:
+        self.run(self.outbox.close())
+        self.held = {owner: [] for owner in self.held}
+        self.outbox = self.open_store()
+
+    @rule()
+    def revive_dead(self) -> None:
+        self.run(self.outbox.revive(None))
+
+    @invariant()
+    def every_acknowledged_event_is_stored_unaltered(self) -> None:
+        with sqlite3.connect(self.path) as reader:
+            rows = dict(reader.execute("SELECT id, state FROM outbox").fetchall())
+        reader.close()
+        assert rows.keys() == self.acknowledged.keys()
+        assert all(rows[event_id] == "delivered" for event_id in self.received)
+
+
+OutboxModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+test_outbox_state_machine = OutboxModel.TestCase

@@ -1,0 +1,217 @@
+"""The SQLite outbox on a real file: durability, leases, capacity, dead letters."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite_outbox.store import SqliteOutbox
+from domain.errors import EventBusUnavailable
+from domain.event import UserEvent
+
+pytestmark = pytest.mark.anyio
+
+
+class ManualClock:
+    def __init__(self, now_ms: int = 1_000_000) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+
+def event(n: int, payload: str = "") -> UserEvent:
+    return UserEvent(name="app/test", data={"user": {"id": "u"}, "payload": payload}, id=f"event-{n}", ts=n)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def open_outbox(tmp_path: Path, clock: ManualClock) -> Callable[..., SqliteOutbox]:
+    def make(max_events: int = 1_000_000, max_bytes: int = 1 << 30) -> SqliteOutbox:
+        return SqliteOutbox(
+            tmp_path / "var" / "outbox.sqlite3", clock_ms=clock, max_events=max_events, max_bytes=max_bytes
+        )
+
+    return make
+
+
+@pytest.fixture
+async def outbox(open_outbox: Callable[..., SqliteOutbox]) -> AsyncIterator[SqliteOutbox]:
+    box = open_outbox()
+    await box.open()
+    yield box
+    await box.close()
+
+
+async def test_creates_its_folder_and_file_on_open(tmp_path: Path, outbox: SqliteOutbox) -> None:
+    assert (tmp_path / "var" / "outbox.sqlite3").is_file()
+
+
+async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., SqliteOutbox]) -> None:
+    first = open_outbox()
+    await first.open()
+    await first.publish([event(1), event(2)])
+    await first.close()
+
+    second = open_outbox()
+    await second.open()
+    claimed = await second.claim("relay", 10, 30)
+    await second.close()
+
+    assert [item.event for item in claimed] == [event(1), event(2)]
+
+
+async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_owner(
+    outbox: SqliteOutbox,
+) -> None:
+    await outbox.publish([event(n) for n in range(5)])
+
+    first = await outbox.claim("relay-a", 3, 30)
+    second = await outbox.claim("relay-b", 10, 30)
+
+    assert [item.event.id for item in first] == ["event-0", "event-1", "event-2"]
+    assert [item.event.id for item in second] == ["event-3", "event-4"]
+    assert await outbox.claim("relay-c", 10, 30) == []
+
+
+async def test_an_expired_lease_makes_the_events_claimable_again(
+    outbox: SqliteOutbox, clock: ManualClock
+) -> None:
+    await outbox.publish([event(1)])
+    await outbox.claim("crashed-relay", 10, 30)
+
+    clock.advance(31)
+
+    assert [item.event.id for item in await outbox.claim("relay", 10, 30)] == ["event-1"]
+
+
+async def test_delivered_events_are_never_claimed_again(outbox: SqliteOutbox, clock: ManualClock) -> None:
+    await outbox.publish([event(1), event(2)])
+    await outbox.claim("relay", 10, 30)
+
+    await outbox.mark_delivered("relay", ["event-1", "event-2"])
+    clock.advance(3600)
+
+    assert await outbox.claim("relay", 10, 30) == []
+    assert (await outbox.status()).delivered_last_minute == 0
+
+
+async def test_a_retried_event_waits_its_delay_and_counts_the_attempt(
+    outbox: SqliteOutbox, clock: ManualClock
+) -> None:
+    await outbox.publish([event(1)])
+    await outbox.claim("relay", 10, 30)
+
+    await outbox.retry_later("relay", ["event-1"], 5.0, "inngest answered 503")
+
+    assert await outbox.claim("relay", 10, 30) == []
+    clock.advance(5)
+    [again] = await outbox.claim("relay", 10, 30)
+    assert again.attempts == 1
+    assert (await outbox.status()).last_error == "inngest answered 503"
+
+
+async def test_only_the_lease_holder_can_release_or_bury_an_event(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1)])
+    await outbox.claim("relay-a", 10, 30)
+
+    await outbox.retry_later("relay-b", ["event-1"], 0, "not mine")
+    await outbox.dead_letter("relay-b", ["event-1"], "not mine")
+
+    status = await outbox.status()
+    assert (status.pending, status.dead) == (1, 0)
+
+
+async def test_dead_letters_keep_their_reason_and_can_be_revived(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1), event(2)])
+    await outbox.claim("relay", 10, 30)
+    await outbox.dead_letter("relay", ["event-1"], "invalid event")
+
+    [dead] = await outbox.dead_letters()
+    assert (dead.id, dead.name, dead.reason, dead.attempts) == ("event-1", "app/test", "invalid event", 1)
+
+    assert await outbox.revive(["event-1"]) == 1
+    assert await outbox.dead_letters() == []
+    assert (await outbox.status()).pending == 2
+
+
+async def test_an_event_id_already_in_the_outbox_is_not_stored_twice(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1)])
+    await outbox.publish([event(1)])
+
+    assert (await outbox.status()).pending == 1
+
+
+async def test_refuses_a_whole_publish_that_would_overflow_the_event_limit(
+    open_outbox: Callable[..., SqliteOutbox],
+) -> None:
+    outbox = open_outbox(max_events=3)
+    await outbox.open()
+    await outbox.publish([event(1), event(2)])
+
+    with pytest.raises(EventBusUnavailable) as raised:
+        await outbox.publish([event(3), event(4)])
+    await outbox.publish([event(5)])
+    status = await outbox.status()
+    await outbox.close()
+
+    assert raised.value.retry_after is not None
+    assert "full" in raised.value.reason
+    assert status.pending == 3
+
+
+async def test_refuses_a_publish_that_would_overflow_the_byte_limit(
+    open_outbox: Callable[..., SqliteOutbox],
+) -> None:
+    outbox = open_outbox(max_bytes=500)
+    await outbox.open()
+
+    with pytest.raises(EventBusUnavailable):
+        await outbox.publish([event(1, payload="x" * 600)])
+    status = await outbox.status()
+    await outbox.close()
+
+    assert status.pending == 0
+
+
+async def test_concurrent_publishes_share_transactions_and_all_land(outbox: SqliteOutbox) -> None:
+    await asyncio.gather(*(outbox.publish([event(n)]) for n in range(500)))
+
+    assert (await outbox.status()).pending == 500
+
+
+async def test_purging_forgets_delivered_events_only(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1), event(2)])
+    await outbox.claim("relay", 1, 30)
+    await outbox.mark_delivered("relay", ["event-1"])
+
+    assert await outbox.purge_delivered() == 1
+    assert (await outbox.status()).pending == 1
+
+
+async def test_a_closed_outbox_refuses_publishes_as_unavailable(
+    open_outbox: Callable[..., SqliteOutbox],
+) -> None:
+    outbox = open_outbox()
+    await outbox.open()
+    await outbox.close()
+
+    with pytest.raises(EventBusUnavailable):
+        await outbox.publish([event(1)])
+
+
+async def test_wakes_its_listeners_after_each_stored_publish(outbox: SqliteOutbox) -> None:
+    rings: list[str] = []
+    outbox.on_append(lambda: rings.append("ring"))
+
+    await outbox.publish([event(1)])
+
+    assert rings == ["ring"]
