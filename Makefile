@@ -14,8 +14,19 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 install: $(INSTALLED)
 
+# For local runs only: the session secret `make run` uses when the environment sets none.
+DEV_SECRET := eventgate-development-secret-never-use-in-production
+
 run: $(INSTALLED)
-	$(BIN)/eventgate serve
+	@if [ -z "$$NEXTAUTH_SECRET$$AUTH_SECRET" ]; then \
+	  echo "make run: no NEXTAUTH_SECRET or AUTH_SECRET set; using the DEVELOPMENT secret '$(DEV_SECRET)'" >&2; \
+	  export NEXTAUTH_SECRET='$(DEV_SECRET)'; \
+	fi; \
+	if [ -z "$$INNGEST_EVENT_KEY$$INNGEST_DEV$$INNGEST_BASE_URL$$INNGEST_EVENT_API_BASE_URL" ]; then \
+	  echo "make run: no Inngest configured; events wait in the outbox for a dev server on 127.0.0.1:8288" >&2; \
+	  export INNGEST_DEV=1; \
+	fi; \
+	exec $(BIN)/eventgate serve
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

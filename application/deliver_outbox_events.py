@@ -30,7 +30,7 @@ class RetrySchedule:
     """Backoff for events the bus could not take: exponential from ``base``, at most ``cap`` seconds."""
 
     base: float = 0.5
-    cap: float = 300.0
+    cap: float = 60.0
 
     def delay(self, attempts: int, retry_after: float | None, unit_random: float) -> float:
         backoff = full_jitter_delay(attempts, base=self.base, cap=self.cap, unit_random=unit_random)

@@ -11,18 +11,22 @@ import uvicorn
 
 from entrypoints.container import build_container
 from entrypoints.outbox_cli import add_outbox_commands, run_outbox_command
-from entrypoints.settings import ConfigError, load_config
+from entrypoints.session_cli import add_session_commands, run_session_command
+from entrypoints.settings import ConfigError
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    config = load_config(os.environ)
-    host = arguments.host or config["http"]["host"]
-    port = arguments.port or config["http"]["port"]
+    config = build_container(os.environ).config
     logging.basicConfig(
-        level=config["logging"]["level"].upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=config.logging.level().upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run("entrypoints.asgi:app", factory=True, host=host, port=port, log_config=None)
+    uvicorn.run(
+        "entrypoints.asgi:app",
+        factory=True,
+        host=arguments.host or config.http.host(),
+        port=arguments.port or config.http.port(),
+        log_config=None,
+    )
     return 0
 
 
@@ -36,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: EVENTGATE_PORT, else 8000)")
     serve.set_defaults(run=_serve)
     add_outbox_commands(commands)
+    add_session_commands(commands)
     return parser
 
 
@@ -43,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; configuration errors print one line and exit 2."""
     arguments = build_parser().parse_args(argv)
     try:
+        if "session_command" in arguments:
+            return run_session_command(os.environ, arguments, sys.stdout)
         if "outbox_command" in arguments:
-            return run_outbox_command(build_container(os.environ), arguments, sys.stdout)
+            container = build_container(os.environ, reads_sessions=False, publishes=arguments.publishes)
+            return run_outbox_command(container, arguments, sys.stdout)
         exit_code: int = arguments.run(arguments)
     except ConfigError as error:
         print(f"eventgate: {error}", file=sys.stderr)

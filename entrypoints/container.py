@@ -7,14 +7,16 @@ from collections.abc import Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.inngest import InngestConfigError, InngestEventBus, open_http_client, settings_from_env
 from adapters.memory import InMemoryEventBus, InMemorySession
+from adapters.nextauth import NextAuthSession
 from adapters.sqlite_outbox.store import open_outbox
 from application.deliver_outbox_events import DeliverOutboxEvents
 from application.record_user_event import RecordUserEvent
 from application.relay import OutboxRelay
 from domain.event import EventRules
 from domain.user import User
-from entrypoints.settings import load_config
+from entrypoints.settings import ConfigError, check_can_serve, load_config
 
 DEV_USERS = {"dev": User(id="dev-user", name="Dev User", email="dev@example.com")}
 """The memory session's only user, signed in by the cookie ``eventgate.dev-session=dev``."""
@@ -30,11 +32,29 @@ class Container(containers.DeclarativeContainer):
 
     session = providers.Selector(
         config.session.backend,
+        nextauth=providers.Singleton(
+            NextAuthSession,
+            secrets=config.session.secrets,
+            version=config.session.version,
+            cookie_name=config.session.cookie_name,
+            allow_bearer=config.session.allow_bearer,
+        ),
         memory=providers.Singleton(InMemorySession, users_by_token=DEV_USERS),
     )
 
+    inngest_settings = providers.Singleton(settings_from_env, config.inngest)
+
+    http_client = providers.Resource(open_http_client, inngest_settings.provided.http)
+
     bus = providers.Selector(
         config.event_bus.backend,
+        inngest=providers.Singleton(
+            InngestEventBus,
+            client=http_client,
+            endpoint=inngest_settings.provided.endpoint,
+            retry=inngest_settings.provided.retry,
+            limits=inngest_settings.provided.limits,
+        ),
         memory=providers.Singleton(InMemoryEventBus),
     )
     """The event bus itself: where the relay delivers, or where direct mode publishes."""
@@ -73,8 +93,22 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def build_container(environ: Mapping[str, str]) -> Container:
-    """A container configured from ``environ``; raises ``ConfigError`` when the configuration is wrong."""
+def build_container(
+    environ: Mapping[str, str], *, reads_sessions: bool = True, publishes: bool = True
+) -> Container:
+    """A container configured from ``environ``; raises ``ConfigError`` when the configuration is wrong.
+
+    Commands that never read a session (the relay) or never publish (the outbox tools) say so,
+    and then need no session secret or no Inngest key.
+    """
+    config = load_config(environ)
+    if reads_sessions:
+        check_can_serve(config)
+    if publishes and config["event_bus"]["backend"] == "inngest":
+        try:
+            settings_from_env(config["inngest"])
+        except InngestConfigError as error:
+            raise ConfigError(str(error)) from None
     container = Container()
-    container.config.from_dict(load_config(environ))
+    container.config.from_dict(config)
     return container

@@ -20,9 +20,10 @@ def add_outbox_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
     relay = commands.add_parser(
         "relay", help="deliver the outbox's events to the bus until SIGTERM or Ctrl-C"
     )
-    relay.set_defaults(outbox_command=run_relay)
+    relay.set_defaults(outbox_command=run_relay, publishes=True)
 
     outbox = commands.add_parser("outbox", help="inspect and repair the outbox")
+    outbox.set_defaults(publishes=False)
     actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="pending and dead events, the oldest age, the last error")
     status.add_argument("--json", action="store_true", help="print one JSON object instead of text")

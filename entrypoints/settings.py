@@ -59,6 +59,10 @@ def _switch(raw: str) -> bool:
     raise ValueError("must be on or off")
 
 
+def _version(raw: str) -> int:
+    return int(_choice("4", "5")(raw))
+
+
 def _port(raw: str) -> int:
     value = _whole_number(raw)
     if not 0 < value < 65536:
@@ -96,16 +100,123 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "EVENTGATE_SESSION",
         "session.backend",
-        "memory",
-        _choice("memory"),
-        "Where sessions come from: `memory` (a fixed development user, cookie `eventgate.dev-session=dev`).",
+        "nextauth",
+        _choice("nextauth", "memory"),
+        "Where sessions come from: `nextauth` (the Next.js app's NextAuth/Auth.js session cookie) or "
+        "`memory` (one development user, cookie `eventgate.dev-session=dev`).",
+    ),
+    Variable(
+        "EVENTGATE_NEXTAUTH_VERSION",
+        "session.version",
+        "4",
+        _version,
+        "`4`: next-auth v4 (`getServerSession`); `5`: Auth.js v5 (`@auth/core`, `next-auth@5`).",
+    ),
+    Variable(
+        "NEXTAUTH_SECRET",
+        "session.nextauth_secret",
+        "",
+        _text,
+        "The app's session secret (next-auth v4's variable; v5 reads it when no `AUTH_SECRET` is set).",
+        secret=True,
+    ),
+    Variable(
+        "AUTH_SECRET",
+        "session.auth_secret",
+        "",
+        _text,
+        "The app's session secret (Auth.js v5's variable; v4 reads it when no `NEXTAUTH_SECRET` is set).",
+        secret=True,
+    ),
+    *(
+        Variable(
+            f"AUTH_SECRET_{n}",
+            f"session.auth_secret_{n}",
+            "",
+            _text,
+            "Rotated secrets, tried in Auth.js's order: `AUTH_SECRET_3`, `_2`, `_1`, then `AUTH_SECRET`.",
+            secret=True,
+        )
+        for n in (1, 2, 3)
+    ),
+    Variable(
+        "EVENTGATE_SESSION_COOKIE",
+        "session.cookie_name",
+        "",
+        _text,
+        "The session cookie's name, when the app renamed it; by default both the plain and the "
+        "`__Secure-` name of the version are read.",
+    ),
+    Variable(
+        "EVENTGATE_SESSION_BEARER",
+        "session.allow_bearer",
+        "off",
+        _switch,
+        "Also accept the session token as `Authorization: Bearer <token>` when no cookie is sent, as "
+        "NextAuth's `getToken` does.",
     ),
     Variable(
         "EVENTGATE_EVENT_BUS",
         "event_bus.backend",
-        "memory",
-        _choice("memory"),
-        "Where events go: `memory` (kept in the process, for development and tests).",
+        "inngest",
+        _choice("inngest", "memory"),
+        "Where events go: `inngest` (its HTTP event API) or `memory` (kept in the process, for tests).",
+    ),
+    Variable(
+        "INNGEST_EVENT_KEY",
+        "inngest.INNGEST_EVENT_KEY",
+        "",
+        _text,
+        "Inngest event key; required for Inngest Cloud, `NO_EVENT_KEY_SET` is sent to a dev server.",
+        secret=True,
+    ),
+    Variable(
+        "INNGEST_EVENT_API_BASE_URL",
+        "inngest.INNGEST_EVENT_API_BASE_URL",
+        "",
+        _text,
+        "Event API origin (a path is kept); wins over `INNGEST_BASE_URL` and `INNGEST_DEV`, as in the SDKs.",
+    ),
+    Variable(
+        "INNGEST_BASE_URL",
+        "inngest.INNGEST_BASE_URL",
+        "",
+        _text,
+        "Inngest origin, when `INNGEST_EVENT_API_BASE_URL` is not set.",
+    ),
+    Variable(
+        "INNGEST_DEV",
+        "inngest.INNGEST_DEV",
+        "",
+        _text,
+        "`1`: the dev server at `http://127.0.0.1:8288`; a URL: the dev server there; unset or `0`: Inngest "
+        "Cloud (`https://inn.gs`).",
+    ),
+    Variable(
+        "INNGEST_ENV",
+        "inngest.INNGEST_ENV",
+        "",
+        _text,
+        "Inngest branch environment, sent as `x-inngest-env`.",
+    ),
+    *(
+        Variable(f"EVENTGATE_INNGEST_{name}", f"inngest.EVENTGATE_INNGEST_{name}", default, _text, meaning)
+        for name, default, meaning in (
+            ("CONNECT_TIMEOUT", "3", "Seconds to open a connection to Inngest."),
+            ("READ_TIMEOUT", "10", "Seconds to wait for each part of Inngest's answer."),
+            ("WRITE_TIMEOUT", "10", "Seconds to send each part of a request."),
+            ("POOL_TIMEOUT", "5", "Seconds to wait for a free connection when all are busy."),
+            ("MAX_CONNECTIONS", "100", "Connections to Inngest at most."),
+            ("MAX_KEEPALIVE_CONNECTIONS", "20", "Idle connections kept open for reuse."),
+            ("KEEPALIVE_EXPIRY", "15", "Seconds an idle connection is kept."),
+            ("MAX_ATTEMPTS", "5", "Attempts per request (408, 429, 5xx and network errors are retried)."),
+            ("PUBLISH_DEADLINE", "20", "Seconds one publish may take in all, retries included."),
+            (
+                "MAX_REQUEST_BYTES",
+                "524288",
+                "Largest request body; bigger publishes are split (at most 5000 events).",
+            ),
+        )
     ),
     Variable(
         "EVENTGATE_DELIVERY",
@@ -197,8 +308,8 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 
-def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read every variable from ``environ`` into the nested dict the container's Configuration takes.
+def read_variables(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Every variable from ``environ``, parsed, as a nested dict.
 
     Raises ``ConfigError`` naming the first variable that is wrong.
     """
@@ -213,3 +324,46 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         section, _, key = variable.path.rpartition(".")
         config.setdefault(section, {})[key] = value
     return config
+
+
+def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The configuration the container takes; the session secrets gathered into one list.
+
+    Raises ``ConfigError`` with a message that names what to set.
+    """
+    config = read_variables(environ)
+    session = config["session"]
+    session["secrets"] = session_secrets(session)
+    for name in _SECRET_KEYS:
+        del session[name]
+    session["cookie_name"] = session["cookie_name"] or None
+    return config
+
+
+def check_can_serve(config: Mapping[str, Any]) -> None:
+    """What serving requests needs beyond the rest: a secret to read sessions with."""
+    session = config["session"]
+    if session["backend"] == "nextauth" and not session["secrets"]:
+        variable = "NEXTAUTH_SECRET" if session["version"] == 4 else "AUTH_SECRET"
+        raise ConfigError(
+            f"no session secret: set {variable} to the secret of the Next.js app whose sessions "
+            "eventgate serves (or EVENTGATE_SESSION=memory for a development user)"
+        )
+
+
+_SECRET_KEYS = ("nextauth_secret", "auth_secret", "auth_secret_1", "auth_secret_2", "auth_secret_3")
+
+
+def session_secrets(session: Mapping[str, Any]) -> list[str]:
+    """The secrets in the order the app's library tries them; the first one signs new sessions.
+
+    next-auth v4 reads ``NEXTAUTH_SECRET``; Auth.js v5 builds ``[AUTH_SECRET_3, AUTH_SECRET_2,
+    AUTH_SECRET_1, AUTH_SECRET]`` from whichever are set. Each also falls back to the other's main
+    variable, so one secret set under either name works.
+    """
+    rotated = [session[f"auth_secret_{n}"] for n in (3, 2, 1)]
+    if session["version"] == 4:
+        ordered = [session["nextauth_secret"], session["auth_secret"], *rotated]
+    else:
+        ordered = [*rotated, session["auth_secret"], session["nextauth_secret"]]
+    return list(dict.fromkeys(secret for secret in ordered if secret))

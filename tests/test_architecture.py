@@ -1,16 +1,25 @@
 """The house rules of the hexagon, checked on every run."""
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
-
-from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_layers_point_inward_as_the_import_linter_contracts_say() -> None:
-    assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0
+    """Run as its own process: import-linter reconfigures logging, which would mute other tests' loggers."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_domain_imports_only_the_standard_library() -> None:

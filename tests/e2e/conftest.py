@@ -23,7 +23,9 @@ def bus() -> InMemoryEventBus:
 @pytest.fixture
 def container(bus: InMemoryEventBus) -> Iterator[Container]:
     """Direct delivery to a bus the test holds: what the bus receives is what the request sent."""
-    container = build_container({"EVENTGATE_DELIVERY": "direct"})
+    container = build_container(
+        {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
+    )
     with (
         container.bus.override(providers.Object(bus)),
         container.session.override(providers.Object(InMemorySession({"ada-token": ADA}))),

@@ -1,16 +1,20 @@
 """The ``eventgate`` command as a user runs it: a real server process on a loopback port."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from adapters.nextauth import claims_for_user, mint_session_cookie
+from domain.user import User
 
 EVENTGATE = str(Path(sys.executable).with_name("eventgate"))
 
@@ -36,27 +40,35 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: f
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [EVENTGATE, "serve", "--port", str(port)],
-        env=os.environ
-        | {
-            "EVENTGATE_SESSION": "memory",
-            "EVENTGATE_EVENT_BUS": "memory",
-            "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+def start_server(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
+    """Starts ``eventgate serve`` with extra environment on a free port; stops it after the test."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(environment: dict[str, str]) -> str:
+        port = free_port()
+        process = subprocess.Popen(
+            [EVENTGATE, "serve", "--port", str(port)],
+            env=os.environ
+            | {"EVENTGATE_EVENT_BUS": "memory", "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3")}
+            | environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
         wait_until_listening(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) in {0, -signal.SIGTERM}, (
             "uvicorn re-raises SIGTERM after a clean shutdown"
         )
+
+
+@pytest.fixture
+def server(start_server: Callable[[dict[str, str]], str]) -> str:
+    return start_server({"EVENTGATE_SESSION": "memory"})
 
 
 def test_serve_answers_the_readme_curl_example(server: str) -> None:
@@ -83,3 +95,66 @@ def test_serve_refuses_a_wrong_configuration_with_one_line_and_exit_code_2() -> 
 
     assert result.returncode == 2
     assert result.stderr == "eventgate: EVENTGATE_PORT='eighty' is not valid: must be a whole number\n"
+
+
+def test_serve_accepts_a_session_split_into_three_cookie_chunks(
+    start_server: Callable[[dict[str, str]], str],
+) -> None:
+    server = start_server({"EVENTGATE_SESSION": "nextauth", "NEXTAUTH_SECRET": "s3cret"})
+    big_user = User(id="user-1", name="N" * 4000, email="e" * 4000 + "@example.com")
+    cookie = mint_session_cookie("s3cret", 4, claims_for_user(big_user))
+
+    response = httpx.post(
+        f"{server}/api", json={"data": 1}, headers={"Content-Type": "application/json", "Cookie": cookie}
+    )
+
+    assert cookie.count("next-auth.session-token.") == 3
+    assert len(cookie) > 9000
+    assert response.status_code == 200, response.text
+
+
+def test_session_mint_makes_a_cookie_that_session_decode_reads_back() -> None:
+    environment = os.environ | {"NEXTAUTH_SECRET": "s3cret"}
+    minted = subprocess.run(
+        [EVENTGATE, "session", "mint", "--sub", "u-7", "--name", "Ada", "--email", "ada@example.com"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+
+    decoded = subprocess.run(
+        [EVENTGATE, "session", "decode"],
+        input=minted,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+    assert json.loads(decoded.stdout)["user"] == {"id": "u-7", "name": "Ada", "email": "ada@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--now", "4102444800"], "expired"),
+        (["--secret", "another"], "decrypt failed"),
+    ],
+)
+def test_session_decode_names_why_a_cookie_is_refused(arguments: list[str], reason: str) -> None:
+    environment = os.environ | {"NEXTAUTH_SECRET": "s3cret"}
+    cookie = mint_session_cookie("s3cret", 4, claims_for_user(User(id="u")))
+
+    result = subprocess.run(
+        [EVENTGATE, "session", "decode", cookie, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert (result.returncode, result.stderr) == (1, f"{reason}\n")

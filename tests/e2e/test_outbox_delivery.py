@@ -25,6 +25,8 @@ Client = AsyncTestClient[Any]
 def outbox_environment(tmp_path: Path) -> dict[str, str]:
     return {
         "EVENTGATE_DELIVERY": "outbox",
+        "EVENTGATE_SESSION": "memory",
+        "EVENTGATE_EVENT_BUS": "memory",
         "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
         "EVENTGATE_SHUTDOWN_GRACE": "2",
     }

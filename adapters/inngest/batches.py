@@ -1,0 +1,65 @@
+"""Cutting a publish into request bodies that stay within the event API's limits.
+
+The server parses at most 5000 events per request (inngest ``pkg/consts``, ``MaxEvents``) and
+Inngest Cloud documents a per-request body limit of 512 KiB unless raised on request (the largest
+it allows is 3 MiB). Each event is encoded exactly once; a body is the encoded events joined.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from adapters.inngest import wire
+from domain.errors import EventRejected
+from domain.event import UserEvent
+
+MAX_EVENTS_PER_REQUEST = 5000
+DEFAULT_MAX_REQUEST_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """The most events and bytes one request may carry."""
+
+    max_events: int = MAX_EVENTS_PER_REQUEST
+    max_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_events <= MAX_EVENTS_PER_REQUEST:
+            raise ValueError(f"max_events must be 1 to {MAX_EVENTS_PER_REQUEST}, got {self.max_events}")
+        if self.max_bytes < wire.array_size(0, 0):
+            raise ValueError(f"max_bytes must leave room for an event, got {self.max_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    """The events one request carries, in publish order, and their JSON array."""
+
+    events: Sequence[UserEvent]
+    content: bytes
+
+
+def split(events: Sequence[UserEvent], limits: BatchLimits) -> list[RequestBody]:
+    """Bodies for the events in order, each as full as the limits allow.
+
+    Raises ``EventRejected`` before anything is sent when a single event is too large for a request.
+    """
+    bodies: list[RequestBody] = []
+    start = 0
+    pending: list[bytes] = []
+    pending_bytes = 0
+    for index, event in enumerate(events):
+        encoded = wire.encode_event(event)
+        if wire.array_size(len(encoded), 1) > limits.max_bytes:
+            raise EventRejected(
+                f"event too large: event {event.id} is {len(encoded)} bytes once encoded, and a request "
+                f"to the event API may carry at most {limits.max_bytes} bytes"
+            )
+        full = len(pending) == limits.max_events
+        if full or wire.array_size(pending_bytes + len(encoded), len(pending) + 1) > limits.max_bytes:
+            bodies.append(RequestBody(events[start:index], wire.encode_array(pending)))
+            start, pending, pending_bytes = index, [], 0
+        pending.append(encoded)
+        pending_bytes += len(encoded)
+    if pending:
+        bodies.append(RequestBody(events[start:], wire.encode_array(pending)))
+    return bodies

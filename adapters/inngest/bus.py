@@ -1,0 +1,188 @@
+"""The event bus port implemented with Inngest's HTTP event API."""
+
+import asyncio
+import importlib.metadata
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from adapters.inngest import batches, wire
+from adapters.inngest.batches import BatchLimits, RequestBody
+from adapters.inngest.endpoint import BASE_URL, EVENT_API_BASE_URL, EVENT_KEY, InngestEndpoint
+from adapters.inngest.redaction import redact
+from adapters.inngest.retry import Clock, RetryBudget, RetryPolicy, parse_retry_after
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
+from domain.event import UserEvent
+
+logger = logging.getLogger(__name__)
+
+SEED_HEADER = "x-inngest-event-id-seed"
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_LIMITS = BatchLimits()
+_SYSTEM_CLOCK = Clock()
+_MAX_DETAIL_CHARS = 300
+_REJECTIONS = {
+    400: "invalid event",
+    401: f"event key rejected — check {EVENT_KEY}",
+    403: f"event key rejected — check {EVENT_KEY}",
+    404: f"event API not found — check {BASE_URL} or {EVENT_API_BASE_URL}",
+    413: "event too large",
+}
+
+
+def _is_retryable(status: int) -> bool:
+    """Timeouts, rate limits and server errors may pass; other refusals would be repeated."""
+    return status in (408, 429) or status >= 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why one request failed; ``accepted`` counts its events the server took before failing."""
+
+    reason: str
+    retryable: bool
+    retry_after: float | None = None
+    accepted: int = 0
+
+
+class InngestEventBus:
+    """Publishes events to Inngest, retrying what may pass and splitting what is too big for a request.
+
+    A publish is sent as few requests as the limits allow, one after another in order, so that what
+    was accepted when one fails is always the events before it. Each request has its own event-id
+    seed, reused on its retries. Since every event carries its id before the first attempt and
+    Inngest deduplicates by it, a retry never makes an event happen twice.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        endpoint: InngestEndpoint,
+        *,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        limits: BatchLimits = _DEFAULT_LIMITS,
+        clock: Clock = _SYSTEM_CLOCK,
+        new_seed: Callable[[float], str] = wire.new_event_id_seed,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self._url = endpoint.url
+        self._retry = retry
+        self._limits = limits
+        self._clock = clock
+        self._new_seed = new_seed
+        sdk = f"eventgate:v{importlib.metadata.version('eventgate')}"
+        self._headers = {"content-type": "application/json", "x-inngest-sdk": sdk, "user-agent": sdk}
+        if endpoint.env is not None:
+            self._headers["x-inngest-env"] = endpoint.env
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        """Publish the events and return their ids, in order, once Inngest has acknowledged each.
+
+        Raises ``EventRejected`` or ``EventBusUnavailable``; their ``accepted_ids`` list the events
+        Inngest accepted before the failure, always the first ones given.
+        """
+        if not events:
+            return []
+        bodies = batches.split(events, self._limits)
+        budget = self._retry.start(self._clock)
+        accepted: list[str] = []
+        for body in bodies:
+            failure = await self._deliver(body, budget)
+            if failure is not None:
+                accepted.extend(event.id for event in body.events[: failure.accepted])
+                raise self._error(failure, accepted, len(events))
+            accepted.extend(event.id for event in body.events)
+        return accepted
+
+    async def _deliver(self, body: RequestBody, budget: RetryBudget) -> _Failure | None:
+        """Send one body until it is accepted, refused for good, or out of attempts or time."""
+        headers = {**self._headers, SEED_HEADER: self._new_seed(self._clock.wall())}
+        started = self._clock.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            failure = await self._attempt(body, headers, budget.remaining())
+            if failure is None or not failure.retryable:
+                return failure
+            delay = budget.delay_before_retry(attempts, failure.retry_after)
+            if delay is None:
+                return _Failure(
+                    f"{failure.reason}; gave up after {attempts} attempt(s) in "
+                    f"{self._clock.monotonic() - started:.1f} s",
+                    retryable=True,
+                    retry_after=failure.retry_after,
+                )
+            logger.info(
+                "Inngest did not take %d event(s) (attempt %d of %d): %s; retrying in %.2f s",
+                len(body.events),
+                attempts,
+                self._retry.max_attempts,
+                failure.reason,
+                delay,
+            )
+            await self._clock.sleep(delay)
+
+    async def _attempt(self, body: RequestBody, headers: dict[str, str], time_left: float) -> _Failure | None:
+        """One request; ``None`` when every event in it was acknowledged."""
+        if time_left <= 0:
+            return _Failure("no time left before the publish deadline", retryable=True)
+        try:
+            async with asyncio.timeout(time_left):
+                response = await self._client.post(self._url, content=body.content, headers=headers)
+        except TimeoutError:
+            return _Failure(
+                f"no answer from {self._endpoint.redacted_url} before the publish deadline", retryable=True
+            )
+        except httpx.RequestError as error:
+            return _Failure(
+                f"could not reach {self._endpoint.redacted_url}: {type(error).__name__}: "
+                f"{self._redact(str(error)) or 'no detail'}",
+                retryable=True,
+            )
+        return self._judge(response, len(body.events))
+
+    def _judge(self, response: httpx.Response, event_count: int) -> _Failure | None:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                wire.check_acknowledged(wire.decode_response(response.content), event_count)
+            except wire.MalformedResponse as problem:
+                return _Failure(
+                    f"unexpected answer from {self._endpoint.redacted_url} (HTTP {status}): {problem}",
+                    retryable=True,
+                )
+            return None
+        try:
+            detail: wire.EventApiResponse | None = wire.decode_response(response.content)
+        except wire.MalformedResponse:
+            detail = None
+        said = ""
+        if detail is not None and detail.error:
+            said = f": {self._redact(detail.error)[:_MAX_DETAIL_CHARS]}"
+        if _is_retryable(status):
+            return _Failure(
+                f"{self._endpoint.redacted_url} answered HTTP {status}{said}",
+                retryable=True,
+                retry_after=parse_retry_after(response.headers.get("retry-after"), self._clock.wall()),
+            )
+        reason = _REJECTIONS.get(status, "event API refused the events")
+        return _Failure(
+            f"{reason} ({self._endpoint.redacted_url} answered HTTP {status}{said})",
+            retryable=False,
+            accepted=wire.accepted_count(detail, event_count) if detail is not None and status == 400 else 0,
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text).replace(self._endpoint.event_key, "***")
+
+    @staticmethod
+    def _error(failure: _Failure, accepted: Sequence[str], total: int) -> PublishFailed:
+        reason = failure.reason
+        if accepted:
+            reason = f"{reason}; {len(accepted)} of {total} events were published"
+        if failure.retryable:
+            return EventBusUnavailable(reason, failure.retry_after, accepted_ids=accepted)
+        return EventRejected(reason, accepted_ids=accepted)

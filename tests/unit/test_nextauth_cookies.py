@@ -1,0 +1,121 @@
+"""The session cookie: names, the Cookie header as browsers send it, and chunks."""
+
+from random import Random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.nextauth.cookies import (
+    chunk_cookies,
+    cookie_header,
+    decode_uri_component,
+    join_chunks,
+    parse_cookie_header,
+    session_cookie_names,
+)
+from adapters.nextauth.errors import MalformedToken
+from adapters.nextauth.keys import Version
+
+NAME = "authjs.session-token"
+versions: st.SearchStrategy[Version] = st.sampled_from([4, 5])
+
+
+def test_parses_a_cookie_header_as_a_browser_sends_it() -> None:
+    header = 'theme=dark;  _ga=GA1.2.3 ;\tcsrf=abc%7Cdef; flag; empty=; quoted="x"; eq=a=b'
+    assert parse_cookie_header(header) == {
+        "theme": "dark",
+        "_ga": "GA1.2.3",
+        "csrf": "abc|def",
+        "empty": "",
+        "quoted": '"x"',
+        "eq": "a=b",
+    }
+
+
+def test_keeps_the_first_of_two_cookies_with_one_name() -> None:
+    assert parse_cookie_header("a=1; a=2") == {"a": "1"}
+
+
+@pytest.mark.parametrize("value", ["100%", "%zz", "%E0%A4%A", "%ff"])
+def test_keeps_a_value_whose_percent_escapes_do_not_decode(value: str) -> None:
+    assert parse_cookie_header(f"a={value}") == {"a": value}
+
+
+@pytest.mark.parametrize(("text", "expected"), [("a%2Eb", "a.b"), ("%C3%A9", "é"), ("plain", "plain")])
+def test_decodes_uri_components_as_javascript_does(text: str, expected: str) -> None:
+    assert decode_uri_component(text) == expected
+
+
+@pytest.mark.parametrize("text", ["%", "%2", "%G0", "%ff", "%ED%A0%80"])
+def test_refuses_uri_components_javascript_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        decode_uri_component(text)
+
+
+@pytest.mark.parametrize(
+    ("cookie_name", "secure", "expected"),
+    [
+        (None, None, ("__Secure-authjs.session-token", "authjs.session-token")),
+        (None, True, ("__Secure-authjs.session-token",)),
+        (None, False, ("authjs.session-token",)),
+        ("custom", None, ("custom",)),
+        ("custom", True, ("custom",)),
+    ],
+)
+def test_looks_for_the_configured_cookie_names(
+    cookie_name: str | None, secure: bool | None, expected: tuple[str, ...]
+) -> None:
+    assert session_cookie_names(5, cookie_name, secure) == expected
+
+
+def test_joins_chunks_in_numeric_order_so_10_comes_after_2() -> None:
+    cookies = {f"{NAME}.{index}": f"<{index}>" for index in (10, 2, 0, 1, 3, 4, 5, 6, 7, 8, 9)}
+    assert join_chunks(cookies, NAME) == "".join(f"<{index}>" for index in range(11))
+
+
+@given(
+    token=st.text(st.sampled_from("abc.-_"), min_size=1, max_size=12_000),
+    version=versions,
+    shuffler=st.randoms(),
+)
+def test_joins_the_chunks_it_splits_whatever_order_they_arrive_in(
+    token: str, version: Version, shuffler: Random
+) -> None:
+    chunks = chunk_cookies(NAME, token, version)
+    shuffler.shuffle(chunks)
+    assert join_chunks(dict(chunks), NAME) == token
+
+
+@pytest.mark.parametrize(("version", "size"), [(4, 4096 - 163), (5, 4096 - 160)])
+def test_splits_a_token_into_chunks_of_the_library_s_size(version: Version, size: int) -> None:
+    assert chunk_cookies(NAME, "x" * size, version) == [(NAME, "x" * size)]
+    assert chunk_cookies(NAME, "x" * (size + 1), version) == [(f"{NAME}.0", "x" * size), (f"{NAME}.1", "x")]
+
+
+@pytest.mark.parametrize(
+    "cookies",
+    [
+        {NAME: "whole", f"{NAME}.0": "chunk", f"{NAME}.1": "chunk"},
+        {f"{NAME}.0": "chunk", f"{NAME}.x": "odd"},
+        {f"{NAME}.0": "chunk", f"{NAME}-legacy": "odd"},
+        {f"{NAME}.0": "chunk", f"{NAME}.-1": "odd"},
+    ],
+    ids=["whole and chunked", "no number", "no dot", "a sign"],
+)
+def test_refuses_cookies_the_library_would_join_into_garbage(cookies: dict[str, str]) -> None:
+    with pytest.raises(MalformedToken):
+        join_chunks(cookies, NAME)
+
+
+def test_ignores_empty_cookies_as_auth_core_does() -> None:
+    assert join_chunks({NAME: "", f"{NAME}.0": "a", f"{NAME}.1": "b"}, NAME) == "ab"
+
+
+def test_takes_a_single_cookie_whatever_follows_the_name_as_the_library_does() -> None:
+    assert join_chunks({f"{NAME}.0": "token", "other": "x"}, NAME) == "token"
+    assert join_chunks({"other": "x"}, NAME) == ""
+
+
+def test_writes_cookies_back_as_a_cookie_header() -> None:
+    assert cookie_header([("a", "1"), ("b", "2")]) == "a=1; b=2"
