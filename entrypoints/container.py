@@ -11,7 +11,7 @@ from adapters.inngest import InngestConfigError, InngestEventBus, open_http_clie
 from adapters.memory import InMemoryEventBus, InMemorySession
 from adapters.nextauth import NextAuthSession
 from adapters.sqlite_outbox.store import open_outbox
-from application.deliver_outbox_events import DeliverOutboxEvents
+from application.deliver_outbox_events import DeliverOutboxEvents, RetrySchedule
 from application.record_user_event import RecordUserEvent
 from application.relay import OutboxRelay
 from domain.event import EventRules
@@ -79,6 +79,8 @@ class Container(containers.DeclarativeContainer):
             bus=bus,
             owner=providers.Singleton(relay_owner_id),
             batch_size=config.relay.batch_size,
+            lease_seconds=config.relay.lease_seconds,
+            schedule=providers.Factory(RetrySchedule, cap=config.relay.retry_cap),
         ),
     )
 
@@ -106,9 +108,15 @@ def build_container(
         check_can_serve(config)
     if publishes and config["event_bus"]["backend"] == "inngest":
         try:
-            settings_from_env(config["inngest"])
+            deadline = settings_from_env(config["inngest"]).retry.deadline
         except InngestConfigError as error:
             raise ConfigError(str(error)) from None
+        if config["relay"]["lease_seconds"] <= deadline:
+            raise ConfigError(
+                f"EVENTGATE_RELAY_LEASE ({config['relay']['lease_seconds']:g} s) must exceed "
+                f"EVENTGATE_INNGEST_PUBLISH_DEADLINE ({deadline:g} s), or another relay could deliver "
+                "the events of a publish still under way"
+            )
     container = Container()
     container.config.from_dict(config)
     return container

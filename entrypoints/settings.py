@@ -277,6 +277,21 @@ VARIABLES: tuple[Variable, ...] = (
         "Most events the relay hands to the bus in one publish.",
     ),
     Variable(
+        "EVENTGATE_RELAY_LEASE",
+        "relay.lease_seconds",
+        "60",
+        _positive_seconds,
+        "Seconds a relay holds the events it is delivering; after a crash they are delivered again "
+        "once it runs out. Must exceed `EVENTGATE_INNGEST_PUBLISH_DEADLINE`.",
+    ),
+    Variable(
+        "EVENTGATE_RELAY_RETRY_CAP",
+        "relay.retry_cap",
+        "60",
+        _positive_seconds,
+        "Longest wait, in seconds, between two deliveries of an event the bus could not take.",
+    ),
+    Variable(
         "EVENTGATE_SHUTDOWN_GRACE",
         "relay.shutdown_grace",
         "10",

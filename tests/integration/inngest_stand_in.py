@@ -6,9 +6,10 @@ Unscripted requests are acknowledged the way the real event API does, one id per
 """
 
 import json
+import sys
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -52,14 +53,18 @@ Step = Reply | Drop | Hang
 
 
 class EventApiStandIn:
-    def __init__(self) -> None:
+    """``port`` 0 picks a free port; ``policy`` answers the requests no script step is left for."""
+
+    def __init__(self, port: int = 0, policy: Callable[[RecordedRequest], Step] | None = None) -> None:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._steps: deque[Step] = deque()
+        self._policy = policy
         self._requests: list[RecordedRequest] = []
+        self._accepted: list[str] = []
         self._ids_given = 0
         self._stopping = threading.Event()
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="event-api-stand-in"
         )
@@ -73,6 +78,12 @@ class EventApiStandIn:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def accepted_event_ids(self) -> list[str]:
+        """The ``id`` of every event acknowledged, once per acknowledgement, in order."""
+        with self._lock:
+            return list(self._accepted)
 
     def script(self, *steps: Step) -> None:
         """Answer the next requests with ``steps``, in order; later requests are acknowledged."""
@@ -96,7 +107,9 @@ class EventApiStandIn:
         with self._lock:
             self._requests.append(request)
             self._arrived.notify_all()
-            return self._steps.popleft() if self._steps else Reply()
+            if self._steps:
+                return self._steps.popleft()
+        return Reply() if self._policy is None else self._policy(request)
 
     def wait_for_requests(self, count: int, timeout: float) -> bool:
         """Block until ``count`` requests have arrived; ``False`` when ``timeout`` seconds pass first."""
@@ -105,8 +118,10 @@ class EventApiStandIn:
 
     def acknowledge(self, request: RecordedRequest) -> bytes:
         """The event API's success body for a request: one id per event, unique across requests."""
+        events = request.json()
         with self._lock:
-            first, self._ids_given = self._ids_given, self._ids_given + len(request.json())
+            first, self._ids_given = self._ids_given, self._ids_given + len(events)
+            self._accepted.extend(event["id"] for event in events)
         ids = [f"01STANDIN{serial:017d}" for serial in range(first, self._ids_given)]
         return json.dumps({"ids": ids, "status": 200}).encode()
 
@@ -118,9 +133,16 @@ class EventApiStandIn:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, stand_in: EventApiStandIn) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    allow_reuse_address = True
+
+    def __init__(self, stand_in: EventApiStandIn, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.stand_in = stand_in
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-request (a killed service) is expected here, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

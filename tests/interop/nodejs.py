@@ -28,15 +28,7 @@ class NodeLibrary:
 
     def run(self, requests: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
         """One result per request, in order; Node starts once per batch, as it is slow to start."""
-        completed = subprocess.run(
-            [_executable("node"), self.script],
-            cwd=self.folder,
-            input=json.dumps(requests),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        completed = _run([_executable("node"), self.script], self.folder, 120, stdin=json.dumps(requests))
         if completed.returncode != 0:
             pytest.fail(f"node {self.script} failed:\n{completed.stderr}", pytrace=False)
         results: list[dict[str, Any]] = json.loads(completed.stdout)
@@ -52,18 +44,21 @@ def installed(folder: Path, script: str) -> NodeLibrary:
             digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
     stamp = folder / _STAMP
     if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
-        completed = subprocess.run(
-            [_executable("npm"), "ci", "--no-audit", "--no-fund"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        completed = _run([_executable("npm"), "ci", "--no-audit", "--no-fund"], folder, 600)
         if completed.returncode != 0:
             pytest.fail(f"npm ci in {folder} failed:\n{completed.stdout}\n{completed.stderr}", pytrace=False)
         stamp.write_text(digest.hexdigest())
     return NodeLibrary(folder, script)
+
+
+def _run(
+    command: list[str], folder: Path, timeout: int, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``command`` run in ``folder``, fed ``stdin``, its output captured as text; the caller checks how it
+    ended."""
+    return subprocess.run(
+        command, cwd=folder, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def _executable(name: str) -> str:

@@ -2,35 +2,31 @@
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from adapters.nextauth import DecodedSession, decode_session_cookie, mint_session_cookie
-from tests.interop.expectations import CHANGES, assert_same_verdict, cookie_header, tampered
+from tests.interop.expectations import CHANGES, cookie_header, tampered
 from tests.interop.nodejs import NodeLibrary
+from tests.interop.suite import (
+    CUSTOM,
+    LARGE,
+    OTHER_SECRET,
+    PROFILE,
+    RETIRED_SECRET,
+    UNICODE,
+    NextAuthApp,
+    OurCase,
+    as_library_chunks,
+    chunked,
+)
 
 SECRET = "interop secret for next-auth v4"
-RETIRED_SECRET = "the secret before the last rotation"
-OTHER_SECRET = "another app's secret"
 PLAIN = "next-auth.session-token"
 CSRF_COOKIE = "next-auth.csrf-token"
 SECURE = "__Secure-next-auth.session-token"
 
-PROFILE = {
-    "name": "Ada Lovelace",
-    "email": "ada@example.com",
-    "picture": "https://example.com/a.png",
-    "sub": "u-1",
-}
-UNICODE = {"name": "Zoë Ñúñez 李小龍 🎉", "email": "zoë@exämple.com", "sub": "ユーザー-2"}
-CUSTOM = {
-    "sub": "u-3",
-    "role": "admin",
-    "flags": [True, False, None],
-    "nested": {"n": 1.5, "big": 2**53, "neg": -7},
-}
-LARGE = {**PROFILE, "groups": [f"group-{index:04d}" for index in range(600)]}
+APP = NextAuthApp(version=4, secret=SECRET, session_cookie=PLAIN, csrf_cookie=CSRF_COOKIE)
 
 
 @dataclass(frozen=True)
@@ -94,47 +90,24 @@ def library_verdicts(
         **{name: (library_tokens[name], case.library_secret) for name, case in LIBRARY_CASES.items()},
         **{change: (token, SECRET) for change, token in tampered_tokens.items()},
     }
-    requests = [{"op": "decode", "token": token, "secret": secret} for token, secret in tokens.values()]
-    requests.append({"op": "chunk", "name": PLAIN, "value": library_tokens["a token split into chunks"]})
-    *decoded, chunked = next_auth_v4.run(requests)
-    return {**dict(zip(tokens, decoded, strict=True)), "chunked": chunked}
+    decodes = {
+        name: {"op": "decode", "token": token, "secret": secret} for name, (token, secret) in tokens.items()
+    }
+    return APP.library_verdicts(next_auth_v4, decodes, library_tokens)
 
 
 @pytest.mark.parametrize("name", LIBRARY_CASES)
 def test_decodes_next_auth_tokens_to_the_claims_next_auth_decodes(
     name: str, library_tokens: dict[str, str], library_verdicts: dict[str, dict[str, Any]]
 ) -> None:
-    case = LIBRARY_CASES[name]
-    if name == "a token split into chunks":
-        header = cookie_header(library_verdicts["chunked"]["cookies"])
-        assert f"{PLAIN}.1=" in header
-    else:
-        header = f"theme=dark; {case.cookie_name}={library_tokens[name]}; _ga=GA1.2.3"
-    library = library_verdicts[name]
-    # Read at the instant the token was issued, as next-auth just did, when it has that instant.
-    issued_at = library.get("claims", {}).get("iat")
-    assert_same_verdict(decode_session_cookie(header, case.read_with, 4, now=issued_at), library)
+    APP.assert_reads_library_token(name, LIBRARY_CASES[name], library_tokens, library_verdicts)
 
 
 @pytest.mark.parametrize("change", CHANGES)
 def test_rejects_changed_tokens_as_next_auth_does(
     change: str, tampered_tokens: dict[str, str], library_verdicts: dict[str, dict[str, Any]]
 ) -> None:
-    assert "error" in library_verdicts[change]
-    ours = decode_session_cookie(f"{PLAIN}={tampered_tokens[change]}", (SECRET,), 4)
-    assert_same_verdict(ours, library_verdicts[change])
-
-
-@dataclass(frozen=True)
-class OurCase:
-    """A cookie we mint; next-auth's ``getToken`` must read it as we do, or refuse it as we do."""
-
-    claims: dict[str, Any]
-    secret: str = SECRET
-    cookie_name: str | None = None
-    issued_at: float | None = None
-    sent_as: Literal["cookie", "bearer", "browser header"] = "cookie"
-    secure_cookie: bool = False
+    APP.assert_refuses_changed_token(tampered_tokens[change], library_verdicts[change])
 
 
 OUR_CASES = {
@@ -145,62 +118,31 @@ OUR_CASES = {
     "a token split into chunks": OurCase(LARGE),
     "a bearer token": OurCase(PROFILE, sent_as="bearer"),
     "a browser's cookie header": OurCase(PROFILE, sent_as="browser header"),
-    "an expired token": OurCase(PROFILE, issued_at=time.time() - 31 * 24 * 3600),
-    "another secret": OurCase(PROFILE, secret=OTHER_SECRET),
+    "an expired token": OurCase(PROFILE, issued_at=time.time() - 31 * 24 * 3600, refused=True),
+    "another secret": OurCase(PROFILE, secret=OTHER_SECRET, refused=True),
 }
 
 
 @pytest.fixture(scope="module")
 def our_cookies() -> dict[str, str]:
-    return {
-        name: mint_session_cookie(
-            case.secret, 4, case.claims, cookie_name=case.cookie_name, now=case.issued_at
-        )
-        for name, case in OUR_CASES.items()
-    }
+    return APP.mint(OUR_CASES)
 
 
 @pytest.fixture(scope="module")
 def library_readings(next_auth_v4: NodeLibrary, our_cookies: dict[str, str]) -> dict[str, dict[str, Any]]:
     """next-auth's ``getToken`` of each of our cookies, and how next-auth would chunk the large tokens."""
-    requests: list[dict[str, Any]] = []
-    for name, case in OUR_CASES.items():
-        request: dict[str, Any] = {"op": "getToken", "secret": SECRET, "secureCookie": case.secure_cookie}
-        if case.sent_as == "bearer":
-            request["authorization"] = "Bearer " + our_cookies[name].split("=", 1)[1]
-        elif case.sent_as == "browser header":
-            request["cookieHeader"] = f"{CSRF_COOKIE}=abc%7Cdef; {our_cookies[name]}; locale=fr-CH"
-        else:
-            request["cookieHeader"] = our_cookies[name]
-        requests.append(request)
-    chunked = [name for name in OUR_CASES if "chunks" in name]
-    for name in chunked:
-        cookie_name, token = _unchunked(our_cookies[name])
-        requests.append({"op": "chunk", "name": cookie_name, "value": token})
-    names = [*OUR_CASES, *(f"{name}, as the library chunks it" for name in chunked)]
-    return dict(zip(names, next_auth_v4.run(requests), strict=True))
-
-
-def _unchunked(header: str) -> tuple[str, str]:
-    """The cookie name and the whole token of a Cookie header carrying one token in chunks."""
-    pairs = [pair.split("=", 1) for pair in header.split("; ")]
-    return pairs[0][0].removesuffix(".0"), "".join(value for _, value in pairs)
+    return APP.library_readings(next_auth_v4, OUR_CASES, our_cookies)
 
 
 @pytest.mark.parametrize("name", OUR_CASES)
 def test_next_auth_reads_our_cookies_as_we_do(
     name: str, our_cookies: dict[str, str], library_readings: dict[str, dict[str, Any]]
 ) -> None:
-    ours = decode_session_cookie(our_cookies[name], (SECRET,), 4)
-    expected = ours.claims if isinstance(ours, DecodedSession) else None
-    assert library_readings[name] == {"claims": expected}
-    assert (expected is not None) == (name not in {"an expired token", "another secret"})
+    APP.assert_library_reads_as_we_do(OUR_CASES[name], our_cookies[name], library_readings[name])
 
 
-@pytest.mark.parametrize("name", [name for name in OUR_CASES if "chunks" in name])
+@pytest.mark.parametrize("name", chunked(OUR_CASES))
 def test_chunks_a_large_token_exactly_as_next_auth_does(
     name: str, our_cookies: dict[str, str], library_readings: dict[str, dict[str, Any]]
 ) -> None:
-    assert our_cookies[name] == cookie_header(
-        library_readings[f"{name}, as the library chunks it"]["cookies"]
-    )
+    assert our_cookies[name] == cookie_header(library_readings[as_library_chunks(name)]["cookies"])

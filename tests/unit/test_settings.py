@@ -117,3 +117,10 @@ def test_the_event_bus_settings_are_checked_only_by_commands_that_publish() -> N
         build_container({"EVENTGATE_SESSION": "memory"})
 
     build_container({"EVENTGATE_SESSION": "memory"}, publishes=False)
+
+
+def test_a_relay_lease_shorter_than_a_publish_is_refused() -> None:
+    environ = {"EVENTGATE_SESSION": "memory", "INNGEST_DEV": "1", "EVENTGATE_RELAY_LEASE": "20"}
+
+    with pytest.raises(ConfigError, match="EVENTGATE_RELAY_LEASE"):
+        build_container(environ)
