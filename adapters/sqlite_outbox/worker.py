@@ -141,19 +141,26 @@ class SqliteWorker(Generic[Item]):
         try:
             outcomes = self._write_group(connection, [job.item for job in group])
         except BaseException as error:  # raised again in every awaiting coroutine
-            for job in group:
-                self._settle(job.future, error=error)
-            return
-        for job, outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                self._settle(job.future, error=outcome)
-            else:
-                self._settle(job.future, result=outcome)
+            outcomes = [error] * len(group)
+        settled: list[_Settlement] = [
+            (job.future, None, outcome) if isinstance(outcome, BaseException) else (job.future, outcome, None)
+            for job, outcome in zip(group, outcomes, strict=True)
+        ]
+        group[0].future.get_loop().call_soon_threadsafe(_resolve_all, settled)
 
     def _settle(
         self, future: "asyncio.Future[Any]", *, result: object = None, error: BaseException | None = None
     ) -> None:
         future.get_loop().call_soon_threadsafe(_resolve, future, result, error)
+
+
+_Settlement = tuple["asyncio.Future[Any]", object, BaseException | None]
+
+
+def _resolve_all(settled: list[_Settlement]) -> None:
+    """One wake-up of the event loop settles a whole group, instead of one wake-up per request."""
+    for future, result, error in settled:
+        _resolve(future, result, error)
 
 
 def _resolve(future: "asyncio.Future[Any]", result: object, error: BaseException | None) -> None:

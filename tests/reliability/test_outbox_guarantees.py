@@ -8,6 +8,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,30 @@ def test_a_rejected_event_is_dead_lettered_with_its_reason_and_delivered_after_a
 
     assert dead_line.split("\t")[0] == poison.acknowledged[0]
     assert "event data is not allowed here" in dead_line
+
+
+def test_sigterm_stops_within_the_grace_period_and_keeps_undelivered_events_for_the_next_start(
+    service: Service,
+) -> None:
+    service.environment["EVENTGATE_SHUTDOWN_GRACE"] = "2"
+    with EventApiStandIn(port=service.inngest_port, policy=lambda request: Hang(seconds=30)) as stand_in:
+        service.start()
+        load = asyncio.run(drive_load(service.url, 20, concurrency=4))
+        stand_in.wait_for_requests(1, timeout=10)
+        started = time.monotonic()
+        service.stop()
+        stopped_after = time.monotonic() - started
+    pending = json.loads(service.outbox_command("status", "--json").stdout)["pending"]
+
+    with EventApiStandIn(port=service.inngest_port) as stand_in:
+        service.start()
+        assert_all_arrived(load.acknowledged, stand_in)
+
+    report(
+        "SIGTERM while Inngest hangs",
+        acknowledged=len(load.acknowledged),
+        pending_at_stop=pending,
+        seconds_to_stop=round(stopped_after, 2),
+    )
+    assert stopped_after < 2 + 3, "the grace period bounds shutdown, whatever the bus does"
+    assert pending == len(load.acknowledged)
