@@ -158,3 +158,20 @@ def test_session_decode_names_why_a_cookie_is_refused(arguments: list[str], reas
     )
 
     assert (result.returncode, result.stderr) == (1, f"{reason}\n")
+
+
+def test_serve_refuses_to_start_without_a_session_secret_and_says_which_variable_to_set() -> None:
+    environment = {
+        name: value for name, value in os.environ.items() if name not in {"NEXTAUTH_SECRET", "AUTH_SECRET"}
+    }
+    result = subprocess.run(
+        [EVENTGATE, "serve"],
+        env=environment | {"EVENTGATE_SESSION": "nextauth", "INNGEST_DEV": "1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("eventgate: no session secret: set NEXTAUTH_SECRET ")

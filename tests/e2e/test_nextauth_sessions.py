@@ -114,3 +114,18 @@ async def test_a_session_the_library_would_refuse_is_a_401_and_publishes_nothing
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert bus.published == []
+
+
+@pytest.mark.parametrize(("bearer", "status"), [("on", 200), ("off", 401)])
+async def test_a_bearer_token_is_a_session_only_when_the_fallback_is_on(
+    app_for: AppFor, bus: InMemoryEventBus, next_auth_v4: NodeLibrary, bearer: str, status: int
+) -> None:
+    app = app_for({"NEXTAUTH_SECRET": SECRET, "EVENTGATE_SESSION_BEARER": bearer})
+
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post(
+            "/api", json={}, headers={"Authorization": f"Bearer {v4_token(next_auth_v4)}"}
+        )
+
+    assert response.status_code == status
+    assert len(bus.published) == (1 if status == 200 else 0)
