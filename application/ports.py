@@ -66,3 +66,25 @@ class EventBusPort(Protocol):
         cannot.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of one request against a rate limit; times are in seconds."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    retry_after: float
+
+
+class RateLimiterPort(Protocol):
+    """Counts requests per key (a user, or a client address) against a limit per period."""
+
+    async def hit(self, key: str, limit: int, period: float) -> RateDecision:
+        """Count one request for ``key``; ``allowed`` is false once ``limit`` per ``period`` is used up.
+
+        A refused request does not use up any of the limit.
+        """
+        ...

@@ -24,6 +24,26 @@ class InvalidEvent(DomainError):
         self.message = message
 
 
+class EventNotAllowed(DomainError):
+    """The event's name is outside the names this deployment accepts."""
+
+    def __init__(self, name: str, patterns: tuple[str, ...]) -> None:
+        super().__init__(f"event name {name!r} matches none of the allowed patterns {', '.join(patterns)}")
+        self.name = name
+        self.patterns = patterns
+
+
+class RateLimited(DomainError):
+    """Too many requests from one user or client address; ``retry_after`` says when to come back."""
+
+    def __init__(self, limit: int, period: float, retry_after: float, reset_after: float) -> None:
+        super().__init__(f"more than {limit} requests in {period:g} s")
+        self.limit = limit
+        self.period = period
+        self.retry_after = retry_after
+        self.reset_after = reset_after
+
+
 class EventTooLarge(InvalidEvent):
     """The serialized event is larger than the bus accepts."""
 
