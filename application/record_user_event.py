@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.ports import EventBusPort, SessionCredentials, SessionPort
+from application.rate_policy import RatePolicy
 from domain.errors import Unauthenticated
 from domain.event import ABSENT, Absent, EventRules, JsonValue, UserEvent, check_event_name, user_event_data
 from domain.event_ids import check_idempotency_key, idempotent_event_id, new_event_id
@@ -18,6 +19,7 @@ class RecordUserEventCommand:
     name: str | None = None
     payload: JsonValue | Absent = ABSENT
     idempotency_key: str | None = None
+    client_address: str | None = None
 
 
 def wall_clock_ms() -> int:
@@ -29,7 +31,7 @@ class RecordUserEvent:
     """Attribute an event to the session's user, validate it, and publish it.
 
     Without a signed-in user nothing is published: the route this replaces sent events with an
-    undefined user.
+    undefined user. The rate policy, when given, counts users by id and anonymous callers by address.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class RecordUserEvent:
         *,
         default_event_name: str,
         rules: EventRules,
+        rate_policy: RatePolicy | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         new_id: Callable[[], str] = new_event_id,
     ) -> None:
@@ -47,6 +50,7 @@ class RecordUserEvent:
         self._event_bus = event_bus
         self._default_event_name = default_event_name
         self._rules = rules
+        self._rate_policy = rate_policy
         self._clock = clock
         self._new_id = new_id
 
@@ -54,7 +58,11 @@ class RecordUserEvent:
         """Publish the event and return the ids the bus acknowledged."""
         user = await self._session.current_user(command.credentials)
         if user is None:
+            if self._rate_policy is not None:
+                await self._rate_policy.check_address(command.client_address)
             raise Unauthenticated()
+        if self._rate_policy is not None:
+            await self._rate_policy.check_user(user.id)
         if command.idempotency_key is None:
             event_id = self._new_id()
         else:

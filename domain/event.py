@@ -1,13 +1,14 @@
 """A user event and the rules every event obeys before any bus sees it."""
 
 import enum
+import fnmatch
 import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from domain.errors import EventTooLarge, InvalidEvent
+from domain.errors import EventNotAllowed, EventTooLarge, InvalidEvent
 from domain.user import User
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
@@ -42,16 +43,28 @@ class UserEvent:
 
 @dataclass(frozen=True, slots=True)
 class EventRules:
-    """The limits an event must respect; the size limit is configurable, the name rules are not."""
+    """The limits an event must respect.
+
+    The size limit is configurable; so is ``allowed_names``, glob patterns (``app/*``) of which a
+    name must match one when any are given. The other name rules are fixed.
+    """
 
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    allowed_names: tuple[str, ...] = ()
 
     def check(self, event: UserEvent) -> None:
-        """Raise ``InvalidEvent`` naming the offending field, or return when the event is valid."""
+        """Raise ``InvalidEvent`` (or ``EventNotAllowed``) naming what is wrong, or return when valid."""
         check_event_name(event.name)
+        self.check_name_allowed(event.name)
         size = serialized_size(event)
         if size > self.max_event_bytes:
             raise EventTooLarge(size, self.max_event_bytes)
+
+    def check_name_allowed(self, name: str) -> None:
+        if not self.allowed_names:
+            return
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in self.allowed_names):
+            raise EventNotAllowed(name, self.allowed_names)
 
 
 def check_event_name(name: str) -> None:

@@ -25,5 +25,6 @@ async def record_event(
         name=None if body.name is msgspec.UNSET else body.name,
         payload=ABSENT if body.data is msgspec.UNSET else body.data,
         idempotency_key=request.headers.get("idempotency-key"),
+        client_address=None if request.client is None else request.client.host,
     )
     return RecordEventResponse(ids=await record_user_event.execute(command))

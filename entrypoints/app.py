@@ -7,16 +7,20 @@ from importlib.metadata import version
 from typing import TypeVar, cast
 
 from dependency_injector import providers
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.types import Message, Scope
 
 from application.record_user_event import RecordUserEvent
 from entrypoints.api import record_event
 from entrypoints.container import Container
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
+from entrypoints.request_guards import OriginPolicy, request_guards
 
 T = TypeVar("T")
 
@@ -63,12 +67,42 @@ def create_app(container: Container) -> Litestar:
     async def provide_record_user_event() -> RecordUserEvent:
         return await resolve(container.record_user_event)
 
-    return Litestar(
+    allowed_origins = list(config.http.allowed_origins())
+    api = Router(
+        path="/",
         route_handlers=[record_event],
+        guards=request_guards(OriginPolicy(allowed_origins)),
         dependencies={"record_user_event": Provide(provide_record_user_event)},
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
+    )
+    return Litestar(
+        route_handlers=[api],
+        plugins=[ProblemDetailsPlugin(problem_details_config(config.http.max_body_bytes()))],
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[resources],
+        before_send=[add_security_headers],
+        cors_config=cors_config(allowed_origins),
+        request_max_body_size=config.http.max_body_bytes(),
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),
         logging_config=None,
+    )
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Every answer, errors included: never cached (it is per user), never sniffed as another type."""
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        headers["cache-control"] = "no-store"
+        headers["x-content-type-options"] = "nosniff"
+
+
+def cors_config(allowed_origins: list[str]) -> CORSConfig | None:
+    """CORS with credentials for the Next.js app's origins only; none at all when there are none."""
+    if not allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=allowed_origins,
+        allow_methods=["POST"],
+        allow_headers=["content-type", "idempotency-key"],
+        allow_credentials=True,
+        expose_headers=["retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
     )

@@ -84,7 +84,9 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
-    event_rules = providers.Singleton(EventRules, max_event_bytes=config.events.max_bytes)
+    event_rules = providers.Singleton(
+        EventRules, max_event_bytes=config.events.max_bytes, allowed_names=config.events.allowed_names
+    )
 
     record_user_event = providers.Factory(
         RecordUserEvent,

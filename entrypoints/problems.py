@@ -7,10 +7,20 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
-from domain.errors import EventBusUnavailable, EventRejected, EventTooLarge, InvalidEvent, Unauthenticated
+from domain.errors import (
+    EventBusUnavailable,
+    EventNotAllowed,
+    EventRejected,
+    EventTooLarge,
+    InvalidEvent,
+    RateLimited,
+    Unauthenticated,
+)
 from entrypoints.request_body import MalformedRequest
+from entrypoints.request_guards import CookieHeaderTooLarge, CrossSiteRequest, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +82,38 @@ def _event_bus_unavailable(error: EventBusUnavailable) -> ProblemDetailsExceptio
     )
 
 
+def _cross_site_request(error: CrossSiteRequest) -> ProblemDetailsException:
+    return problem(403, "cross-site-request", "Cross-site request refused", str(error))
+
+
+def _event_not_allowed(error: EventNotAllowed) -> ProblemDetailsException:
+    return problem(403, "event-not-allowed", "Event name not allowed", str(error), extra={"field": "name"})
+
+
+def _unsupported_media_type(error: UnsupportedMediaType) -> ProblemDetailsException:
+    return problem(415, "unsupported-media-type", "Unsupported media type", str(error))
+
+
+def _cookie_header_too_large(error: CookieHeaderTooLarge) -> ProblemDetailsException:
+    return problem(431, "cookie-too-large", "Cookie header too large", str(error))
+
+
+def _rate_limited(error: RateLimited) -> ProblemDetailsException:
+    retry_after = max(1, math.ceil(error.retry_after))
+    return problem(
+        429,
+        "rate-limited",
+        "Too many requests",
+        f"The limit is {error.limit} requests per {error.period:g} s; try again in {retry_after} s.",
+        headers={
+            "Retry-After": str(retry_after),
+            "RateLimit-Limit": str(error.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(max(1, math.ceil(error.reset_after))),
+        },
+    )
+
+
 def _event_rejected(error: EventRejected) -> ProblemDetailsException:
     return problem(
         502, "event-rejected", "Event rejected by the bus", f"The event was not recorded: {error.reason}."
@@ -97,11 +139,24 @@ PROBLEM_MAP: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     Unauthenticated: _unauthenticated,
     MalformedRequest: _malformed_request,
     InvalidEvent: _invalid_event,
+    EventNotAllowed: _event_not_allowed,
+    RateLimited: _rate_limited,
+    CrossSiteRequest: _cross_site_request,
+    UnsupportedMediaType: _unsupported_media_type,
+    CookieHeaderTooLarge: _cookie_header_too_large,
     EventBusUnavailable: _event_bus_unavailable,
     EventRejected: _event_rejected,
     HTTPException: _http_exception,
 }
 
 
-def problem_details_config() -> ProblemDetailsConfig:
-    return ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP)
+def problem_details_config(max_body_bytes: int) -> ProblemDetailsConfig:
+    def body_too_large(error: RequestEntityTooLarge) -> ProblemDetailsException:
+        detail = f"The request body exceeds {max_body_bytes} bytes (EVENTGATE_MAX_BODY_BYTES)."
+        return problem(
+            413, "request-too-large", "Request body too large", detail, extra={"limit": max_body_bytes}
+        )
+
+    return ProblemDetailsConfig(
+        exception_to_problem_detail_map={**PROBLEM_MAP, RequestEntityTooLarge: body_too_large}
+    )

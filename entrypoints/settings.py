@@ -4,12 +4,13 @@ The same table feeds the dependency-injector ``Configuration``, error messages t
 variable to fix, and the README's configuration table (a test keeps the two in step).
 """
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import InvalidEvent
-from domain.event import DEFAULT_MAX_EVENT_BYTES, check_event_name
+from domain.errors import EventNotAllowed, InvalidEvent
+from domain.event import DEFAULT_MAX_EVENT_BYTES, EventRules, check_event_name
 
 
 class ConfigError(ValueError):
@@ -57,6 +58,41 @@ def _switch(raw: str) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ValueError("must be on or off")
+
+
+def _comma_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Origins as browsers send them: ``https://app.example.com`` or ``http://localhost:3000``."""
+    origins = []
+    for item in _comma_list(raw):
+        parts = urllib.parse.urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+            raise ValueError(f"{item!r} is not an origin such as https://app.example.com")
+        if parts.query or parts.fragment or parts.username:
+            raise ValueError(f"{item!r} is not an origin such as https://app.example.com")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(origins)
+
+
+def _patterns(raw: str) -> tuple[str, ...]:
+    return tuple(_comma_list(raw))
+
+
+def _rate(raw: str) -> tuple[int, float] | None:
+    """``off``, or ``N/S``: at most N requests per S seconds (after a burst of N)."""
+    if raw.strip().lower() == "off":
+        return None
+    count, _, seconds = raw.partition("/")
+    try:
+        limit, period = int(count), float(seconds)
+    except ValueError:
+        raise ValueError("must be off or REQUESTS/SECONDS, such as 120/60") from None
+    if limit <= 0 or not 0 < period < float("inf"):
+        raise ValueError("must be off or REQUESTS/SECONDS with both positive, such as 120/60")
+    return limit, period
 
 
 def _version(raw: str) -> int:
@@ -300,6 +336,51 @@ VARIABLES: tuple[Variable, ...] = (
         "start.",
     ),
     Variable(
+        "EVENTGATE_ALLOWED_ORIGINS",
+        "http.allowed_origins",
+        "",
+        _origins,
+        "Comma-separated origins of the Next.js app (`https://app.example.com`) allowed to call from a "
+        "browser, with CORS and credentials; the service's own origin always is.",
+    ),
+    Variable(
+        "EVENTGATE_MAX_BODY_BYTES",
+        "http.max_body_bytes",
+        "1048576",
+        _positive_int,
+        "Largest request body read; a larger one is refused with 413.",
+    ),
+    Variable(
+        "EVENTGATE_ALLOWED_EVENT_NAMES",
+        "events.allowed_names",
+        "",
+        _patterns,
+        "Comma-separated glob patterns (`app/*`); when set, other event names are refused with 403.",
+    ),
+    Variable(
+        "EVENTGATE_RATE_LIMIT",
+        "rate_limit.per_user",
+        "120/60",
+        _rate,
+        "Requests per seconds one signed-in user may make (`REQUESTS/SECONDS`), or `off`.",
+    ),
+    Variable(
+        "EVENTGATE_RATE_LIMIT_ANONYMOUS",
+        "rate_limit.per_address",
+        "60/60",
+        _rate,
+        "Requests per seconds one client address without a valid session may make, or `off`.",
+    ),
+    Variable(
+        "EVENTGATE_RATE_LIMIT_REDIS_URL",
+        "rate_limit.redis_url",
+        "",
+        _text,
+        "Redis URL (`redis://127.0.0.1:6379/0`) to share the limits across processes and machines; "
+        "empty keeps them in each process.",
+        secret=True,
+    ),
+    Variable(
         "EVENTGATE_DEFAULT_EVENT_NAME",
         "events.default_name",
         "app/user.event",
@@ -356,7 +437,12 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def check_can_serve(config: Mapping[str, Any]) -> None:
-    """What serving requests needs beyond the rest: a secret to read sessions with."""
+    """What serving requests needs beyond the rest: a secret to read sessions with, an allowed default."""
+    events = config["events"]
+    try:
+        EventRules(allowed_names=events["allowed_names"]).check_name_allowed(events["default_name"])
+    except EventNotAllowed as error:
+        raise ConfigError(f"EVENTGATE_DEFAULT_EVENT_NAME is not allowed: {error}") from None
     session = config["session"]
     if session["backend"] == "nextauth" and not session["secrets"]:
         variable = "NEXTAUTH_SECRET" if session["version"] == 4 else "AUTH_SECRET"

@@ -1,6 +1,12 @@
-"""A fresh container and app per test, with the in-memory adapters overridden to fakes the test holds."""
+"""A fresh container and app per test, with the in-memory adapters overridden to fakes the test holds.
 
+Every log record of the e2e run, and the output of every server process it starts, is kept and,
+at the end, searched for the secrets and session tokens the tests used: none may appear.
+"""
+
+import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from dependency_injector import providers
@@ -13,6 +19,42 @@ from entrypoints.container import Container, build_container
 
 ADA = User(id="user-1", name="Ada Lovelace", email="ada@example.com")
 SIGNED_IN = {"Cookie": "eventgate.dev-session=ada-token"}
+
+KNOWN_SECRETS: set[str] = set()
+SERVER_OUTPUT: list[Path] = []
+
+
+def watch_for(value: str) -> str:
+    """Use ``value`` as a secret (a session secret, an event key, a session token) and watch for it."""
+    KNOWN_SECRETS.add(value)
+    return value
+
+
+class _KeepEverything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.loggers: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+        self.loggers.add(record.name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_is_ever_logged() -> Iterator[None]:
+    root = logging.getLogger()
+    handler, level = _KeepEverything(), root.level
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    output = "\n".join([*handler.lines, *(path.read_text(errors="replace") for path in SERVER_OUTPUT)])
+    leaked = sorted(value[:6] + "..." for value in KNOWN_SECRETS if value in output)
+    assert not leaked, f"secrets found in the logs of the e2e run: {leaked}"
+    assert "adapters.nextauth" in handler.loggers, "the capture saw the session adapter's debug log"
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ import pytest
 
 from adapters.nextauth import claims_for_user, mint_session_cookie
 from domain.user import User
+from tests.e2e.conftest import SERVER_OUTPUT, watch_for
 
 EVENTGATE = str(Path(sys.executable).with_name("eventgate"))
+CLI_SECRET = watch_for("the-secret-of-the-cli-tests")
 
 
 def free_port() -> int:
@@ -46,14 +48,17 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
 
     def start(environment: dict[str, str]) -> str:
         port = free_port()
-        process = subprocess.Popen(
-            [EVENTGATE, "serve", "--port", str(port)],
-            env=os.environ
-            | {"EVENTGATE_EVENT_BUS": "memory", "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3")}
-            | environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log = tmp_path / f"server-{port}.log"
+        SERVER_OUTPUT.append(log)
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [EVENTGATE, "serve", "--port", str(port)],
+                env=os.environ
+                | {"EVENTGATE_EVENT_BUS": "memory", "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3")}
+                | environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         processes.append(process)
         wait_until_listening(port, process)
         return f"http://127.0.0.1:{port}"
@@ -100,9 +105,9 @@ def test_serve_refuses_a_wrong_configuration_with_one_line_and_exit_code_2() -> 
 def test_serve_accepts_a_session_split_into_three_cookie_chunks(
     start_server: Callable[[dict[str, str]], str],
 ) -> None:
-    server = start_server({"EVENTGATE_SESSION": "nextauth", "NEXTAUTH_SECRET": "s3cret"})
+    server = start_server({"EVENTGATE_SESSION": "nextauth", "NEXTAUTH_SECRET": CLI_SECRET})
     big_user = User(id="user-1", name="N" * 4000, email="e" * 4000 + "@example.com")
-    cookie = mint_session_cookie("s3cret", 4, claims_for_user(big_user))
+    cookie = watch_for(mint_session_cookie(CLI_SECRET, 4, claims_for_user(big_user)))
 
     response = httpx.post(
         f"{server}/api", json={"data": 1}, headers={"Content-Type": "application/json", "Cookie": cookie}
@@ -114,7 +119,7 @@ def test_serve_accepts_a_session_split_into_three_cookie_chunks(
 
 
 def test_session_mint_makes_a_cookie_that_session_decode_reads_back() -> None:
-    environment = os.environ | {"NEXTAUTH_SECRET": "s3cret"}
+    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET}
     minted = subprocess.run(
         [EVENTGATE, "session", "mint", "--sub", "u-7", "--name", "Ada", "--email", "ada@example.com"],
         env=environment,
@@ -145,8 +150,8 @@ def test_session_mint_makes_a_cookie_that_session_decode_reads_back() -> None:
     ],
 )
 def test_session_decode_names_why_a_cookie_is_refused(arguments: list[str], reason: str) -> None:
-    environment = os.environ | {"NEXTAUTH_SECRET": "s3cret"}
-    cookie = mint_session_cookie("s3cret", 4, claims_for_user(User(id="u")))
+    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET}
+    cookie = mint_session_cookie(CLI_SECRET, 4, claims_for_user(User(id="u")))
 
     result = subprocess.run(
         [EVENTGATE, "session", "decode", cookie, *arguments],

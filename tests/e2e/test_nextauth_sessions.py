@@ -11,11 +11,12 @@ from litestar.testing import AsyncTestClient
 from adapters.memory import InMemoryEventBus
 from entrypoints.app import create_app
 from entrypoints.container import build_container
+from tests.e2e.conftest import watch_for
 from tests.interop.nodejs import NodeLibrary
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "the-next-js-apps-secret-for-these-tests"
+SECRET = watch_for("the-next-js-apps-secret-for-these-tests")
 CLAIMS = {
     "sub": "github|4242",
     "name": "Ada Lovelace",
@@ -54,7 +55,7 @@ async def post_with_cookie(app: Litestar, cookie: str) -> Response:
 def v4_token(library: NodeLibrary, *, secret: str = SECRET, max_age: int = 3600) -> str:
     [result] = library.run([{"op": "encode", "claims": CLAIMS, "secret": secret, "maxAge": max_age}])
     token: str = result["token"]
-    return token
+    return watch_for(token)
 
 
 def v5_token(library: NodeLibrary, cookie_name: str, *, secret: str = SECRET) -> str:
@@ -62,7 +63,7 @@ def v5_token(library: NodeLibrary, cookie_name: str, *, secret: str = SECRET) ->
         [{"op": "encode", "claims": CLAIMS, "secret": secret, "salt": cookie_name, "maxAge": 3600}]
     )
     token: str = result["token"]
-    return token
+    return watch_for(token)
 
 
 async def test_a_next_auth_v4_session_records_the_event_for_its_user(

@@ -48,7 +48,7 @@ async def test_records_a_named_event_with_structured_data(client: Client, bus: I
 
 
 async def test_an_empty_body_records_the_default_event(client: Client, bus: InMemoryEventBus) -> None:
-    response = await client.post("/api", headers=SIGNED_IN)
+    response = await client.post("/api", headers=JSON | SIGNED_IN)
 
     assert response.status_code == 200
     assert bus.published[0].data == {"user": ADA.to_event_data()}

@@ -13,7 +13,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_defaults_serve_nextauth_v4_sessions_through_the_outbox() -> None:
     config = load_config({"NEXTAUTH_SECRET": "s"})
 
-    assert config["http"] == {"host": "127.0.0.1", "port": 8000}
+    assert config["http"] == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "allowed_origins": (),
+        "max_body_bytes": 1 << 20,
+    }
     assert config["session"] == {
         "backend": "nextauth",
         "version": 4,
@@ -22,7 +27,11 @@ def test_defaults_serve_nextauth_v4_sessions_through_the_outbox() -> None:
         "allow_bearer": False,
     }
     assert config["delivery"]["mode"] == "outbox"
-    assert config["events"] == {"default_name": "app/user.event", "max_bytes": 256 * 1024}
+    assert config["events"] == {
+        "default_name": "app/user.event",
+        "max_bytes": 256 * 1024,
+        "allowed_names": (),
+    }
 
 
 def test_reads_and_parses_each_variable() -> None:
@@ -124,3 +133,33 @@ def test_a_relay_lease_shorter_than_a_publish_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="EVENTGATE_RELAY_LEASE"):
         build_container(environ)
+
+
+def test_origins_are_read_as_browsers_send_them() -> None:
+    config = load_config({"EVENTGATE_ALLOWED_ORIGINS": "https://App.Example.com, http://localhost:3000/"})
+
+    assert config["http"]["allowed_origins"] == ("https://app.example.com", "http://localhost:3000")
+
+
+@pytest.mark.parametrize("origin", ["app.example.com", "https://app.example.com/path", "ftp://x", "https://"])
+def test_an_allowed_origin_must_be_an_origin(origin: str) -> None:
+    with pytest.raises(ConfigError, match="EVENTGATE_ALLOWED_ORIGINS"):
+        load_config({"EVENTGATE_ALLOWED_ORIGINS": origin})
+
+
+@pytest.mark.parametrize(("raw", "rate"), [("off", None), ("120/60", (120, 60.0)), ("5/0.5", (5, 0.5))])
+def test_rate_limits_are_requests_per_seconds_or_off(raw: str, rate: tuple[int, float] | None) -> None:
+    assert load_config({"EVENTGATE_RATE_LIMIT": raw})["rate_limit"]["per_user"] == rate
+
+
+@pytest.mark.parametrize("raw", ["120", "0/60", "10/0", "ten/60", "10/forever"])
+def test_a_malformed_rate_limit_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="EVENTGATE_RATE_LIMIT="):
+        load_config({"EVENTGATE_RATE_LIMIT": raw})
+
+
+def test_a_default_event_name_outside_the_allow_list_is_refused_at_start() -> None:
+    config = load_config({"EVENTGATE_SESSION": "memory", "EVENTGATE_ALLOWED_EVENT_NAMES": "billing/*"})
+
+    with pytest.raises(ConfigError, match="EVENTGATE_DEFAULT_EVENT_NAME is not allowed"):
+        check_can_serve(config)
