@@ -9,10 +9,17 @@ from litestar.di import NamedDependency
 from application.ports import SessionCredentials
 from application.record_user_event import RecordUserEvent, RecordUserEventCommand
 from domain.event import ABSENT
+from entrypoints.api_docs import PROBLEM_RESPONSES, RecordEventOperation
 from entrypoints.request_body import RecordEventResponse, decode_record_event_request
 
 
-@post("/api", status_code=200, summary="Record an event for the signed-in user")
+@post(
+    "/api",
+    status_code=200,
+    summary="Record an event for the signed-in user",
+    operation_class=RecordEventOperation,
+    responses=PROBLEM_RESPONSES,
+)
 async def record_event(
     request: Request[Any, Any, Any], record_user_event: NamedDependency[RecordUserEvent]
 ) -> RecordEventResponse:

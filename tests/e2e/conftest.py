@@ -30,7 +30,9 @@ def watch_for(value: str) -> str:
     return value
 
 
-class _KeepEverything(logging.Handler):
+class KeepEverything(logging.Handler):
+    """Keeps every record it is handed, formatted, and the names of the loggers they came from."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
@@ -42,19 +44,18 @@ class _KeepEverything(logging.Handler):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_secret_is_ever_logged() -> Iterator[None]:
+def no_secret_is_ever_logged() -> Iterator[KeepEverything]:
     root = logging.getLogger()
-    handler, level = _KeepEverything(), root.level
+    handler, level = KeepEverything(), root.level
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    yield
+    yield handler
     root.removeHandler(handler)
     root.setLevel(level)
     output = "\n".join([*handler.lines, *(path.read_text(errors="replace") for path in SERVER_OUTPUT)])
     leaked = sorted(value[:6] + "..." for value in KNOWN_SECRETS if value in output)
     assert not leaked, f"secrets found in the logs of the e2e run: {leaked}"
-    assert "adapters.nextauth" in handler.loggers, "the capture saw the session adapter's debug log"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from adapters.memory import InMemoryEventBus
 from entrypoints.app import create_app
 from entrypoints.container import build_container
-from tests.e2e.conftest import watch_for
+from tests.e2e.conftest import KeepEverything, watch_for
 from tests.interop.nodejs import NodeLibrary
 
 pytestmark = pytest.mark.anyio
@@ -130,3 +130,12 @@ async def test_a_bearer_token_is_a_session_only_when_the_fallback_is_on(
 
     assert response.status_code == status
     assert len(bus.published) == (1 if status == 200 else 0)
+
+
+async def test_the_secret_watch_sees_the_session_adapters_debug_log(
+    app_for: AppFor, no_secret_is_ever_logged: KeepEverything
+) -> None:
+    """The check that no secret is logged would prove nothing if it saw no log at all."""
+    await post_with_cookie(app_for({"NEXTAUTH_SECRET": SECRET}), "next-auth.session-token=not-a-token")
+
+    assert "adapters.nextauth" in no_secret_is_ever_logged.loggers

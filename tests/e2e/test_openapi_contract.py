@@ -1,0 +1,32 @@
+"""schemathesis against the app's own OpenAPI schema: no 500, and every answer is one the schema documents."""
+
+from typing import Any
+
+import schemathesis
+from dependency_injector import providers
+from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+
+from adapters.memory import InMemoryEventBus, InMemorySession
+from entrypoints.app import create_app
+from entrypoints.container import build_container
+from tests.e2e.conftest import ADA, SIGNED_IN
+
+
+def _app_under_test() -> object:
+    container = build_container(
+        {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
+    )
+    container.bus.override(providers.Object(InMemoryEventBus()))
+    container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
+    return create_app(container)
+
+
+schema = schemathesis.openapi.from_asgi("/schema/openapi.json", _app_under_test())
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+
+
+@schema.parametrize()
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_api_keeps_its_documented_contract(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate(headers=SIGNED_IN)
