@@ -4,7 +4,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 
 from application.ports import SessionCredentials
-from domain.errors import DomainError
+from domain.errors import PublishFailed
 from domain.event import UserEvent
 from domain.user import User
 
@@ -31,20 +31,24 @@ class InMemoryEventBus:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._published: deque[UserEvent] = deque(maxlen=capacity)
-        self._failures: deque[DomainError] = deque()
-        self._failing_for_good: DomainError | None = None
+        self._failures: deque[PublishFailed] = deque()
+        self._failing_for_good: PublishFailed | None = None
 
     @property
     def published(self) -> list[UserEvent]:
         return list(self._published)
 
-    def fail_next(self, error: DomainError, times: int = 1) -> None:
+    def fail_next(self, error: PublishFailed, times: int = 1) -> None:
         """Make the next ``times`` publishes raise ``error`` and publish nothing."""
         self._failures.extend([error] * times)
 
-    def fail_always(self, error: DomainError | None) -> None:
+    def fail_always(self, error: PublishFailed | None) -> None:
         """Make every publish raise ``error`` until called again with ``None``."""
         self._failing_for_good = error
+
+    async def probe(self) -> str | None:
+        """Not ready while told to fail for good."""
+        return None if self._failing_for_good is None else self._failing_for_good.reason
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         if self._failures:

@@ -88,3 +88,11 @@ class RateLimiterPort(Protocol):
         A refused request does not use up any of the limit.
         """
         ...
+
+
+class ReadinessProbe(Protocol):
+    """Part of the service that can tell whether it can do its work right now."""
+
+    async def probe(self) -> str | None:
+        """``None`` when ready; otherwise a short reason, safe to show anyone (no secrets, no paths)."""
+        ...

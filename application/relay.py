@@ -15,7 +15,8 @@ class OutboxRelay:
 
     It delivers back to back while there is work, sleeps ``idle_interval`` when the outbox is
     empty (``wake`` cuts the sleep short when this process accepts an event; other processes'
-    events are found by the next poll), and pauses as long as a failed batch asks.
+    events are found by the next poll), and pauses as long as a failed batch asks. It counts as
+    stuck when no turn began for ``stuck_after`` seconds, longer than any pause or publish lasts.
     """
 
     def __init__(
@@ -24,14 +25,17 @@ class OutboxRelay:
         *,
         idle_interval: float = 0.5,
         error_pause: float = 1.0,
+        stuck_after: float = 600.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._deliver = deliver
         self._idle_interval = idle_interval
         self._error_pause = error_pause
         self._monotonic = monotonic
+        self._stuck_after = stuck_after
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._last_turn = monotonic()
 
     def wake(self) -> None:
         """New events are waiting: deliver now rather than at the next poll."""
@@ -44,6 +48,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Deliver until ``stop`` is called."""
         while not self._stopping.is_set():
+            self._last_turn = self._monotonic()
             outcome = await self._deliver_safely()
             if outcome.claimed and not outcome.pause:
                 continue
@@ -53,6 +58,13 @@ class OutboxRelay:
                 await self._sleep_unless_woken(pause)
             else:
                 await self._sleep_unless_stopped(pause)
+
+    async def probe(self) -> str | None:
+        """Stuck when no turn of the loop began for longer than any turn may take."""
+        quiet = self._monotonic() - self._last_turn
+        if quiet > self._stuck_after:
+            return f"the relay has not moved for {quiet:.0f} s"
+        return None
 
     async def drain(self, grace: float) -> None:
         """Deliver what is due for up to ``grace`` seconds; what is left waits in the outbox."""

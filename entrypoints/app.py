@@ -18,6 +18,7 @@ from litestar.types import Message, Scope
 from application.record_user_event import RecordUserEvent
 from entrypoints.api import record_event
 from entrypoints.container import Container
+from entrypoints.health import Readiness, healthz, readyz
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
 from entrypoints.request_guards import OriginPolicy, request_guards
@@ -50,14 +51,21 @@ def create_app(container: Container) -> Litestar:
     and, in outbox mode, starts the relay; shutdown lets the relay drain for the grace period.
     """
     config = container.config
+    readiness = Readiness()
 
     @asynccontextmanager
     async def resources(_: Litestar) -> AsyncIterator[None]:
         relay: RelayTask | None = None
         try:
-            await resolve(container.event_bus)
-            if config.delivery.mode() == "outbox" and config.relay.in_service():
-                relay = await start_relay(container)
+            event_bus = await resolve(container.event_bus)
+            if config.delivery.mode() == "outbox":
+                outbox = await resolve(container.outbox)
+                readiness.add("outbox", outbox)
+                if config.relay.in_service():
+                    relay = await start_relay(container)
+                    readiness.add("relay", relay.relay)
+            else:
+                readiness.add("event_bus", event_bus)
             yield
         finally:
             if relay is not None:
@@ -75,7 +83,8 @@ def create_app(container: Container) -> Litestar:
         dependencies={"record_user_event": Provide(provide_record_user_event)},
     )
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, healthz, readyz],
+        dependencies={"readiness": Provide(lambda: readiness, sync_to_thread=False)},
         plugins=[ProblemDetailsPlugin(problem_details_config(config.http.max_body_bytes()))],
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[resources],

@@ -27,6 +27,11 @@ def relay_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def relay_stuck_after(retry_cap: float, lease_seconds: float) -> float:
+    """Longer than the longest pause plus the longest publish: a quiet relay beyond it is stuck."""
+    return retry_cap + lease_seconds + 30
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -73,6 +78,9 @@ class Container(containers.DeclarativeContainer):
 
     relay = providers.Singleton(
         OutboxRelay,
+        stuck_after=providers.Callable(
+            relay_stuck_after, retry_cap=config.relay.retry_cap, lease_seconds=config.relay.lease_seconds
+        ),
         deliver=providers.Factory(
             DeliverOutboxEvents,
             outbox=outbox,

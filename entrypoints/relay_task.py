@@ -32,6 +32,10 @@ class RelayTask:
             return
         await self._relay.drain(deadline - time.monotonic())
 
+    @property
+    def relay(self) -> OutboxRelay:
+        return self._relay
+
     async def wait(self) -> None:
         """Until the relay stops by itself (it only does when stopped)."""
         await asyncio.shield(self._task)

@@ -78,6 +78,14 @@ class InngestEventBus:
         if endpoint.env is not None:
             self._headers["x-inngest-env"] = endpoint.env
 
+    async def probe(self) -> str | None:
+        """Reachable when the event API's origin answers HTTP at all within two seconds."""
+        try:
+            await self._client.get(self._endpoint.base_url, timeout=2.0)
+        except httpx.HTTPError as error:
+            return f"the Inngest event API is unreachable ({type(error).__name__})"
+        return None
+
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         """Publish the events and return their ids, in order, once Inngest has acknowledged each.
 

@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (state, finished_at) WHERE state != 'pending';
 
+-- One row rewritten by every readiness probe: proof that the file can still be written.
+CREATE TABLE IF NOT EXISTS outbox_heartbeat (
+    singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+    at           INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO outbox_heartbeat VALUES (1, 0);
+
 -- Undelivered totals kept by triggers, so the capacity check of every write is one row read,
 -- and stays right when several processes share the file.
 CREATE TABLE IF NOT EXISTS outbox_totals (

@@ -167,6 +167,19 @@ class SqliteOutbox:
 
         await self._worker.call(bury)
 
+    async def probe(self) -> str | None:
+        """Ready when a write commits: a full disk or a read-only volume shows here first."""
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _write_transaction(connection):
+                connection.execute("UPDATE outbox_heartbeat SET at = ?", (self._clock_ms(),))
+
+        try:
+            await self._worker.call(write)
+        except (sqlite3.Error, WorkerStopped) as error:
+            return f"the outbox cannot be written ({error})"
+        return None
+
     async def status(self) -> OutboxStatus:
         def read(connection: sqlite3.Connection) -> OutboxStatus:
             now = self._clock_ms()

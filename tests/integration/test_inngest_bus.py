@@ -406,3 +406,23 @@ async def test_never_reveals_the_event_key_in_errors_or_logs(
     shown += ["".join(traceback.format_exception(error)) for error in errors]
     assert not [text for text in shown if KEY in text]
     assert f"POST {stand_in.url}/e/***" in caplog.text, "httpx's request log is redacted, not silenced"
+
+
+@pytest.mark.anyio
+async def test_is_ready_while_the_event_api_answers_http_at_all(
+    stand_in: EventApiStandIn, sleep: RecordingSleep
+) -> None:
+    async with bus_for(cloud(stand_in), sleep) as bus:
+        assert await bus.probe() is None
+
+
+@pytest.mark.anyio
+async def test_is_not_ready_when_nothing_listens_and_says_so_without_the_key(sleep: RecordingSleep) -> None:
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        closed_port = reserved.getsockname()[1]
+    environ = {"INNGEST_EVENT_KEY": KEY, "INNGEST_BASE_URL": f"http://127.0.0.1:{closed_port}"}
+    async with bus_for(environ, sleep) as bus:
+        reason = await bus.probe()
+
+    assert reason == "the Inngest event API is unreachable (ConnectError)"

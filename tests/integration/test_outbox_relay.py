@@ -162,3 +162,18 @@ async def test_a_delivery_cut_short_by_shutdown_frees_its_events_at_once(outbox:
         await delivering
 
     assert [item.event.id for item in await outbox.claim("next-process", 10, 30)] == ["event-1"]
+
+
+async def test_the_relay_reports_itself_stuck_when_no_turn_began_for_too_long(outbox: SqliteOutbox) -> None:
+    now = [0.0]
+    relay = OutboxRelay(deliverer(outbox, InMemoryEventBus()), stuck_after=100, monotonic=lambda: now[0])
+
+    assert await relay.probe() is None
+    now[0] = 101
+    assert await relay.probe() == "the relay has not moved for 101 s"
+
+
+async def test_the_outbox_is_ready_while_it_can_be_written(outbox: SqliteOutbox) -> None:
+    assert await outbox.probe() is None
+    await outbox.close()
+    assert await outbox.probe() == "the outbox cannot be written (the outbox is not open)"
