@@ -1,22 +1,27 @@
 """The ``eventgate`` command: ``eventgate serve`` runs the HTTP service."""
 
 import argparse
+import asyncio
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from entrypoints.check_config import add_check_config_command
+from entrypoints.command_errors import CommandFailed
 from entrypoints.container import build_container
-from entrypoints.outbox_cli import add_outbox_commands, run_outbox_command
+from entrypoints.outbox_cli import add_outbox_commands, check_outbox_opens, run_outbox_command
 from entrypoints.session_cli import add_session_commands, run_session_command
 from entrypoints.settings import ConfigError
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    config = build_container(os.environ).config
+    container = build_container(os.environ)
+    config = container.config
+    if config.delivery.mode() == "outbox":
+        asyncio.run(check_outbox_opens(container))
     logging.basicConfig(
         level=config.logging.level().upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -41,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     add_outbox_commands(commands)
     add_session_commands(commands)
+    add_check_config_command(commands)
     return parser
 
 
@@ -57,12 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"eventgate: {error}", file=sys.stderr)
         return 2
-    except (OSError, sqlite3.Error) as error:
-        print(f"eventgate: the outbox cannot be opened: {error}", file=sys.stderr)
+    except CommandFailed as error:
+        print(f"eventgate: {error}", file=sys.stderr)
         return 1
     return exit_code
 
 
 def run() -> None:
-    """The console script: exit with ``main``'s code."""
-    sys.exit(main())
+    """The console script: exit with ``main``'s code; a reader that went away (``| head``) is no error."""
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -5,12 +5,14 @@ import asyncio
 import datetime
 import json
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from adapters.sqlite_outbox.store import SqliteOutbox
 from entrypoints.app import resolve, settle, start_relay
+from entrypoints.command_errors import CommandFailed
 from entrypoints.container import Container
 
 Command = Callable[[Container, argparse.Namespace, TextIO], Awaitable[int]]
@@ -55,6 +57,7 @@ def run_outbox_command(container: Container, arguments: argparse.Namespace, out:
 
 async def run_relay(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
     await resolve(container.bus)
+    await _outbox(container)
     relay = await start_relay(container)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,5 +120,16 @@ async def purge_delivered(container: Container, arguments: argparse.Namespace, o
     return 0
 
 
+async def check_outbox_opens(container: Container) -> None:
+    """Open and close the outbox once, so that a bad path stops ``serve`` with one line, not a traceback."""
+    try:
+        await _outbox(container)
+    finally:
+        await settle(container.shutdown_resources())
+
+
 async def _outbox(container: Container) -> SqliteOutbox:
-    return await resolve(container.outbox)
+    try:
+        return await resolve(container.outbox)
+    except (OSError, sqlite3.Error) as error:
+        raise CommandFailed(f"the outbox cannot be opened: {error}") from None

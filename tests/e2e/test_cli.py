@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -180,3 +181,55 @@ def test_serve_refuses_to_start_without_a_session_secret_and_says_which_variable
 
     assert result.returncode == 2
     assert result.stderr.startswith("eventgate: no session secret: set NEXTAUTH_SECRET ")
+
+
+def run_eventgate(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EVENTGATE, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_check_config_shows_every_variable_with_secrets_hidden_and_says_it_is_valid() -> None:
+    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET, "INNGEST_DEV": "1"}
+
+    result = run_eventgate("check-config", environment=environment)
+
+    assert result.returncode == 0, result.stdout
+    assert CLI_SECRET not in result.stdout
+    assert re.search(r"^NEXTAUTH_SECRET +\(set, hidden\) +\(environment\)$", result.stdout, re.MULTILINE)
+    assert re.search(r"^EVENTGATE_PORT +8000 +\(default\)$", result.stdout, re.MULTILINE)
+    assert result.stdout.endswith("configuration is valid\n")
+
+
+def test_check_config_names_what_is_wrong_and_exits_2() -> None:
+    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET, "INNGEST_EVENT_KEY": ""}
+    environment.pop("INNGEST_DEV", None)
+
+    result = run_eventgate("check-config", "--json", environment=environment)
+
+    report = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert report["valid"] is False
+    assert report["problem"].startswith("INNGEST_EVENT_KEY is not set")
+    assert CLI_SECRET not in result.stdout
+
+
+def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    environment = os.environ | {
+        "EVENTGATE_SESSION": "memory",
+        "INNGEST_DEV": "1",
+        "EVENTGATE_OUTBOX_PATH": str(blocker / "outbox.sqlite3"),
+    }
+
+    result = run_eventgate("serve", environment=environment)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("eventgate: the outbox cannot be opened:")
+    assert result.stderr.count("\n") == 1
