@@ -22,6 +22,14 @@ class RecordUserEventCommand:
     client_address: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """What was recorded, and for whom: the ids the bus (or the outbox) acknowledged."""
+
+    user_id: str
+    event_ids: list[str]
+
+
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch, the unit of an event's ``ts``."""
     return time.time_ns() // 1_000_000
@@ -54,8 +62,8 @@ class RecordUserEvent:
         self._clock = clock
         self._new_id = new_id
 
-    async def execute(self, command: RecordUserEventCommand) -> list[str]:
-        """Publish the event and return the ids the bus acknowledged."""
+    async def execute(self, command: RecordUserEventCommand) -> RecordedEvent:
+        """Publish the event; the result names the user and the ids the bus acknowledged."""
         user = await self._session.current_user(command.credentials)
         if user is None:
             if self._rate_policy is not None:
@@ -75,4 +83,4 @@ class RecordUserEvent:
             ts=self._clock(),
         )
         self._rules.check(event)
-        return await self._event_bus.publish([event])
+        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish([event]))

@@ -34,4 +34,7 @@ async def record_event(
         idempotency_key=request.headers.get("idempotency-key"),
         client_address=None if request.client is None else request.client.host,
     )
-    return RecordEventResponse(ids=await record_user_event.execute(command))
+    recorded = await record_user_event.execute(command)
+    request.state.user_id = recorded.user_id
+    request.state.event_ids = recorded.event_ids
+    return RecordEventResponse(ids=recorded.event_ids)

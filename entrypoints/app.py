@@ -16,6 +16,7 @@ from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import Message, Scope
 
 from application.record_user_event import RecordUserEvent
+from entrypoints.access_log import AccessLog
 from entrypoints.api import record_event
 from entrypoints.container import Container
 from entrypoints.health import Readiness, healthz, readyz
@@ -57,6 +58,7 @@ def create_app(container: Container) -> Litestar:
     async def resources(_: Litestar) -> AsyncIterator[None]:
         relay: RelayTask | None = None
         try:
+            await resolve(container.record_user_event)
             event_bus = await resolve(container.event_bus)
             if config.delivery.mode() == "outbox":
                 outbox = await resolve(container.outbox)
@@ -89,6 +91,7 @@ def create_app(container: Container) -> Litestar:
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[resources],
         before_send=[add_security_headers],
+        middleware=[AccessLog],
         cors_config=cors_config(allowed_origins),
         request_max_body_size=config.http.max_body_bytes(),
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),

@@ -2,17 +2,19 @@
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from adapters.rate_limit import RedisUnreachable
+from entrypoints.app import resolve, settle
 from entrypoints.check_config import add_check_config_command
 from entrypoints.command_errors import CommandFailed
-from entrypoints.container import build_container
-from entrypoints.outbox_cli import add_outbox_commands, check_outbox_opens, run_outbox_command
+from entrypoints.container import Container, build_container
+from entrypoints.logs import configure_logging
+from entrypoints.outbox_cli import add_outbox_commands, open_outbox_or_fail, run_outbox_command
 from entrypoints.session_cli import add_session_commands, run_session_command
 from entrypoints.settings import ConfigError
 
@@ -20,19 +22,29 @@ from entrypoints.settings import ConfigError
 def _serve(arguments: argparse.Namespace) -> int:
     container = build_container(os.environ)
     config = container.config
-    if config.delivery.mode() == "outbox":
-        asyncio.run(check_outbox_opens(container))
-    logging.basicConfig(
-        level=config.logging.level().upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    asyncio.run(check_resources_open(container))
+    configure_logging(config.logging.level(), config.logging.format())
     uvicorn.run(
         "entrypoints.asgi:app",
         factory=True,
         host=arguments.host or config.http.host(),
         port=arguments.port or config.http.port(),
         log_config=None,
+        access_log=False,
     )
     return 0
+
+
+async def check_resources_open(container: Container) -> None:
+    """Open what the server will open, once, so that a problem stops it with one line, not a traceback."""
+    try:
+        if container.config.delivery.mode() == "outbox":
+            await open_outbox_or_fail(container)
+        await resolve(container.rate_policy)
+    except RedisUnreachable as error:
+        raise CommandFailed(str(error)) from None
+    finally:
+        await settle(container.shutdown_resources())
 
 
 def build_parser() -> argparse.ArgumentParser:

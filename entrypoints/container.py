@@ -10,8 +10,10 @@ from dependency_injector import containers, providers
 from adapters.inngest import InngestConfigError, InngestEventBus, open_http_client, settings_from_env
 from adapters.memory import InMemoryEventBus, InMemorySession
 from adapters.nextauth import NextAuthSession
+from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.store import open_outbox
 from application.deliver_outbox_events import DeliverOutboxEvents, RetrySchedule
+from application.rate_policy import Rate, RatePolicy
 from application.record_user_event import RecordUserEvent
 from application.relay import OutboxRelay
 from domain.event import EventRules
@@ -25,6 +27,10 @@ DEV_USERS = {"dev": User(id="dev-user", name="Dev User", email="dev@example.com"
 def relay_owner_id() -> str:
     """Names this process in outbox leases: unique even when two processes share a pid namespace."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def rate_or_none(limit_and_period: tuple[int, float] | None) -> Rate | None:
+    return None if limit_and_period is None else Rate(*limit_and_period)
 
 
 def relay_stuck_after(retry_cap: float, lease_seconds: float) -> float:
@@ -92,6 +98,23 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    rate_policy = providers.Selector(
+        config.rate_limit.backend,
+        off=providers.Object(None),
+        memory=providers.Singleton(
+            RatePolicy,
+            limiter=providers.Singleton(InMemoryRateLimiter),
+            per_user=providers.Callable(rate_or_none, config.rate_limit.per_user),
+            per_address=providers.Callable(rate_or_none, config.rate_limit.per_address),
+        ),
+        redis=providers.Singleton(
+            RatePolicy,
+            limiter=providers.Resource(open_redis_rate_limiter, config.rate_limit.redis_url),
+            per_user=providers.Callable(rate_or_none, config.rate_limit.per_user),
+            per_address=providers.Callable(rate_or_none, config.rate_limit.per_address),
+        ),
+    )
+
     event_rules = providers.Singleton(
         EventRules, max_event_bytes=config.events.max_bytes, allowed_names=config.events.allowed_names
     )
@@ -102,6 +125,7 @@ class Container(containers.DeclarativeContainer):
         event_bus=event_bus,
         default_event_name=config.events.default_name,
         rules=event_rules,
+        rate_policy=rate_policy,
     )
 
 

@@ -3,12 +3,12 @@
 import asyncio
 
 import msgspec
-from litestar import Response, get
+from litestar import get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from application.ports import ReadinessProbe
-from entrypoints.api_docs import PROBLEM_JSON
-from entrypoints.problems import PROBLEM_TYPE_PREFIX
+from entrypoints.api_docs import PROBLEM_JSON, Problem
 
 PROBE_TIMEOUT_SECONDS = 3.0
 
@@ -52,21 +52,23 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", summary="The process can record and deliver events now")
-async def readyz(readiness: NamedDependency[Readiness]) -> Response[Health | dict[str, object]]:
+class NotReady(Exception):
+    """Some check failed; ``failures`` names each failing check with its reason."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in failures.items()))
+        self.failures = failures
+
+
+@get(
+    "/readyz",
+    summary="The process can record and deliver events now",
+    responses={
+        503: ResponseSpec(Problem, media_type=PROBLEM_JSON, description="A check failed; it is named.")
+    },
+)
+async def readyz(readiness: NamedDependency[Readiness]) -> Health:
     failures = await readiness.failures()
-    if not failures:
-        return Response(Health(status="ready", checks=dict.fromkeys(readiness.names, "ok")))
-    detail = "; ".join(f"{name}: {reason}" for name, reason in failures.items())
-    return Response(
-        {
-            "type": PROBLEM_TYPE_PREFIX + "not-ready",
-            "title": "Not ready",
-            "status": 503,
-            "detail": detail,
-            "checks": failures,
-        },
-        status_code=503,
-        media_type=PROBLEM_JSON,
-        headers={"Retry-After": "5"},
-    )
+    if failures:
+        raise NotReady(failures)
+    return Health(status="ready", checks=dict.fromkeys(readiness.names, "ok"))

@@ -57,7 +57,7 @@ def run_outbox_command(container: Container, arguments: argparse.Namespace, out:
 
 async def run_relay(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
     await resolve(container.bus)
-    await _outbox(container)
+    await open_outbox_or_fail(container)
     relay = await start_relay(container)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,7 +70,7 @@ async def run_relay(container: Container, arguments: argparse.Namespace, out: Te
 
 
 async def show_status(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    status = await (await _outbox(container)).status()
+    status = await (await open_outbox_or_fail(container)).status()
     report = {
         "pending": status.pending,
         "pending_bytes": status.pending_bytes,
@@ -92,7 +92,7 @@ async def show_status(container: Container, arguments: argparse.Namespace, out: 
 
 
 async def list_dead(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    for letter in await (await _outbox(container)).dead_letters(arguments.limit):
+    for letter in await (await open_outbox_or_fail(container)).dead_letters(arguments.limit):
         failed_at = datetime.datetime.fromtimestamp(letter.failed_at_ms / 1000, datetime.UTC)
         columns = (
             letter.id,
@@ -107,7 +107,7 @@ async def list_dead(container: Container, arguments: argparse.Namespace, out: Te
 
 async def retry_dead(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
     ids: list[str] = arguments.ids
-    revived = await (await _outbox(container)).revive(None if arguments.all else ids)
+    revived = await (await open_outbox_or_fail(container)).revive(None if arguments.all else ids)
     print(f"{revived} dead events will be delivered again", file=out)
     if not arguments.all and revived < len(set(ids)):
         print(f"eventgate: {len(set(ids)) - revived} of the ids name no dead event", file=sys.stderr)
@@ -116,19 +116,14 @@ async def retry_dead(container: Container, arguments: argparse.Namespace, out: T
 
 
 async def purge_delivered(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    print(f"{await (await _outbox(container)).purge_delivered()} delivered events purged", file=out)
+    print(
+        f"{await (await open_outbox_or_fail(container)).purge_delivered()} delivered events purged", file=out
+    )
     return 0
 
 
-async def check_outbox_opens(container: Container) -> None:
-    """Open and close the outbox once, so that a bad path stops ``serve`` with one line, not a traceback."""
-    try:
-        await _outbox(container)
-    finally:
-        await settle(container.shutdown_resources())
-
-
-async def _outbox(container: Container) -> SqliteOutbox:
+async def open_outbox_or_fail(container: Container) -> SqliteOutbox:
+    """The configured outbox; ``CommandFailed`` with the reason when it cannot be opened."""
     try:
         return await resolve(container.outbox)
     except (OSError, sqlite3.Error) as error:

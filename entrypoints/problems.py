@@ -19,6 +19,7 @@ from domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from entrypoints.health import NotReady
 from entrypoints.request_body import MalformedRequest
 from entrypoints.request_guards import CookieHeaderTooLarge, CrossSiteRequest, UnsupportedMediaType
 
@@ -114,6 +115,17 @@ def _rate_limited(error: RateLimited) -> ProblemDetailsException:
     )
 
 
+def _not_ready(error: NotReady) -> ProblemDetailsException:
+    return problem(
+        503,
+        "not-ready",
+        "Not ready",
+        str(error),
+        headers={"Retry-After": "5"},
+        extra={"checks": error.failures},
+    )
+
+
 def _event_rejected(error: EventRejected) -> ProblemDetailsException:
     return problem(
         502, "event-rejected", "Event rejected by the bus", f"The event was not recorded: {error.reason}."
@@ -146,6 +158,7 @@ PROBLEM_MAP: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     CookieHeaderTooLarge: _cookie_header_too_large,
     EventBusUnavailable: _event_bus_unavailable,
     EventRejected: _event_rejected,
+    NotReady: _not_ready,
     HTTPException: _http_exception,
 }
 

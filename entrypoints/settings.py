@@ -401,6 +401,14 @@ VARIABLES: tuple[Variable, ...] = (
         _choice("debug", "info", "warning", "error"),
         "Least severe log level written.",
     ),
+    Variable(
+        "EVENTGATE_LOG_FORMAT",
+        "logging.format",
+        "auto",
+        _choice("auto", "json", "console"),
+        "`json`: one JSON object per line; `console`: readable lines; `auto`: console on a terminal, "
+        "else JSON.",
+    ),
 )
 
 
@@ -433,6 +441,11 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     for name in _SECRET_KEYS:
         del session[name]
     session["cookie_name"] = session["cookie_name"] or None
+    rate_limit = config["rate_limit"]
+    if rate_limit["per_user"] is None and rate_limit["per_address"] is None:
+        rate_limit["backend"] = "off"
+    else:
+        rate_limit["backend"] = "redis" if rate_limit["redis_url"] else "memory"
     return config
 
 

@@ -191,6 +191,19 @@ async def test_any_string_is_a_safe_key_and_none_is_stored_in_the_clear(
     assert all(re.fullmatch(rb"[0-9a-f]{64}", key.removeprefix(prefix.encode())) for key in stored)
 
 
+@pytest.mark.parametrize(
+    ("limit", "period", "reason"),
+    [(0, 60, "a rate limit needs"), (1_000_000, 10_000, "must be at most")],
+)
+async def test_limits_it_cannot_enforce_exactly_are_refused_not_failed_open(
+    limiters: tuple[RedisRateLimiter, RedisRateLimiter], limit: int, period: float, reason: str
+) -> None:
+    limiter, _ = limiters
+
+    with pytest.raises(ValueError, match=reason):
+        await limiter.hit("user:1", limit, period)
+
+
 async def test_an_unreachable_redis_fails_open_and_warns_at_most_once_a_minute(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

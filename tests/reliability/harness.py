@@ -64,6 +64,7 @@ class Service:
                 "EVENTGATE_RELAY_LEASE": "10",
                 "EVENTGATE_SHUTDOWN_GRACE": "2",
                 "EVENTGATE_LOG_LEVEL": "warning",
+                "EVENTGATE_RATE_LIMIT": "off",
             }
             | self.environment
         )

@@ -4,7 +4,7 @@ import pytest
 
 from adapters.memory import InMemoryEventBus, InMemorySession
 from application.ports import SessionCredentials
-from application.record_user_event import RecordUserEvent, RecordUserEventCommand
+from application.record_user_event import RecordedEvent, RecordUserEvent, RecordUserEventCommand
 from domain.errors import EventBusUnavailable, EventTooLarge, InvalidEvent, Unauthenticated
 from domain.event import EventRules, JsonValue, serialized_size
 from domain.event_ids import idempotent_event_id
@@ -35,11 +35,11 @@ def make_use_case(bus: InMemoryEventBus, *, max_event_bytes: int = 256 * 1024) -
 async def test_publishes_an_event_carrying_the_session_user_and_the_payload() -> None:
     bus = InMemoryEventBus()
 
-    ids = await make_use_case(bus).execute(
+    recorded = await make_use_case(bus).execute(
         RecordUserEventCommand(SIGNED_IN_AS_ADA, name="app/clicked", payload={"button": "buy"})
     )
 
-    assert ids == ["event-1"]
+    assert recorded == RecordedEvent(user_id="user-1", event_ids=["event-1"])
     [event] = bus.published
     assert event.to_wire() == {
         "name": "app/clicked",
@@ -122,7 +122,7 @@ async def test_the_same_user_retrying_an_idempotency_key_gets_the_same_event_id(
     first = await use_case.execute(RecordUserEventCommand(SIGNED_IN_AS_ADA, idempotency_key="order-42"))
     retry = await use_case.execute(RecordUserEventCommand(SIGNED_IN_AS_ADA, idempotency_key="order-42"))
 
-    assert first == retry == [idempotent_event_id("user-1", "order-42")]
+    assert first.event_ids == retry.event_ids == [idempotent_event_id("user-1", "order-42")]
 
 
 async def test_different_users_with_the_same_idempotency_key_get_different_event_ids() -> None:

@@ -22,7 +22,7 @@ def record(bus: InMemoryEventBus, command: RecordUserEventCommand) -> list[str]:
     use_case = RecordUserEvent(
         InMemorySession({"t": USER}), bus, default_event_name="app/user.event", rules=EventRules()
     )
-    return anyio.run(use_case.execute, command)
+    return anyio.run(use_case.execute, command).event_ids
 
 
 @given(name=valid_event_names, data=json_values)

@@ -1,0 +1,207 @@
+"""The metered decorators: every publish and dead letter counted, nothing else changed."""
+
+from collections.abc import Sequence
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from adapters.memory import InMemoryEventBus
+from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
+from adapters.metrics.registry import Metrics
+from application.ports import ClaimedEvent
+from domain.errors import EventBusUnavailable, EventRejected
+from domain.event import UserEvent
+
+pytestmark = pytest.mark.anyio
+
+NOW_S = 1_800_000_000.0
+NOW_MS = int(NOW_S * 1000)
+
+
+def event(event_id: str, *, accepted_ms_ago: int = 0) -> UserEvent:
+    return UserEvent(name="app/test", data={"user": {"id": "u"}}, id=event_id, ts=NOW_MS - accepted_ms_ago)
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+def metered(bus: InMemoryEventBus) -> tuple[MeteredEventBus, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return MeteredEventBus(bus, Metrics(registry), "memory", wall_clock=lambda: NOW_S), registry
+
+
+class RecordingOutbox:
+    """An outbox that only notes each call made to it, and claims what it was given."""
+
+    def __init__(self, claimable: Sequence[ClaimedEvent] = ()) -> None:
+        self.claimable = list(claimable)
+        self.calls: list[tuple[object, ...]] = []
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+        self.calls.append(("claim", owner, limit, lease_seconds))
+        return self.claimable[:limit]
+
+    async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
+        self.calls.append(("mark_delivered", owner, list(event_ids)))
+
+    async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
+        self.calls.append(("retry_later", owner, list(event_ids), delay, error))
+
+    async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
+        self.calls.append(("dead_letter", owner, list(event_ids), reason))
+
+
+class ExplodingBus:
+    """A bus with a bug: it raises what no bus should."""
+
+    async def probe(self) -> str | None:
+        return None
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        raise RuntimeError("bug in the adapter")
+
+
+async def test_an_acknowledged_publish_counts_its_events_published_and_its_batch_size() -> None:
+    bus, registry = metered(InMemoryEventBus())
+
+    ids = await bus.publish([event("a"), event("b"), event("c")])
+    await bus.publish([event("d")])
+
+    assert ids == ["a", "b", "c"]
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 4
+    assert value(registry, "eventgate_publish_batch_size_events_count", backend="memory") == 2
+    assert value(registry, "eventgate_publish_batch_size_events_sum", backend="memory") == 4
+    assert value(registry, "eventgate_publish_batch_size_events_bucket", backend="memory", le="2.0") == 1
+
+
+async def test_delivery_latency_is_observed_per_event_from_its_ts_to_the_acknowledgement() -> None:
+    bus, registry = metered(InMemoryEventBus())
+
+    await bus.publish([event("a", accepted_ms_ago=3), event("b", accepted_ms_ago=90_000)])
+
+    latency = "eventgate_delivery_latency_seconds"
+    assert value(registry, f"{latency}_count", backend="memory") == 2
+    assert value(registry, f"{latency}_sum", backend="memory") == pytest.approx(90.003)
+    assert value(registry, f"{latency}_bucket", backend="memory", le="0.005") == 1
+    assert value(registry, f"{latency}_bucket", backend="memory", le="60.0") == 1
+    assert value(registry, f"{latency}_bucket", backend="memory", le="120.0") == 2
+
+
+async def test_an_event_stamped_in_the_future_is_observed_as_delivered_at_once() -> None:
+    bus, registry = metered(InMemoryEventBus())
+
+    await bus.publish([event("a", accepted_ms_ago=-5_000)])
+
+    assert value(registry, "eventgate_delivery_latency_seconds_sum", backend="memory") == 0
+    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 1
+
+
+async def test_an_unavailable_bus_counts_what_it_did_not_take_as_retried_and_raises_the_same_error() -> None:
+    inner = InMemoryEventBus()
+    failure = EventBusUnavailable("down", 3.0, accepted_ids=["a"])
+    inner.fail_next(failure)
+    bus, registry = metered(inner)
+
+    with pytest.raises(EventBusUnavailable) as raised:
+        await bus.publish([event("a", accepted_ms_ago=2_000), event("b"), event("c")])
+
+    assert raised.value is failure
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 1
+    assert value(registry, "eventgate_events_retried_total", backend="memory") == 2
+    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 1
+    assert value(registry, "eventgate_delivery_latency_seconds_sum", backend="memory") == pytest.approx(2.0)
+    assert value(registry, "eventgate_publish_batch_size_events_count", backend="memory") == 0
+
+
+async def test_a_refused_publish_counts_its_events_failed_and_raises_the_same_error() -> None:
+    inner = InMemoryEventBus()
+    failure = EventRejected("invalid event")
+    inner.fail_next(failure)
+    bus, registry = metered(inner)
+
+    with pytest.raises(EventRejected) as raised:
+        await bus.publish([event("a"), event("b")])
+
+    assert raised.value is failure
+    assert value(registry, "eventgate_events_failed_total", backend="memory") == 2
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 0
+    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 0
+
+
+async def test_a_refusal_after_part_of_the_batch_was_taken_counts_that_part_published() -> None:
+    inner = InMemoryEventBus()
+    inner.fail_next(EventRejected("invalid event", accepted_ids=["a", "b"]))
+    bus, registry = metered(inner)
+
+    with pytest.raises(EventRejected):
+        await bus.publish([event("a"), event("b"), event("c")])
+
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 2
+    assert value(registry, "eventgate_events_failed_total", backend="memory") == 1
+    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 2
+
+
+async def test_an_unexpected_error_passes_through_uncounted() -> None:
+    registry = CollectorRegistry()
+    bus = MeteredEventBus(ExplodingBus(), Metrics(registry), "memory")
+
+    with pytest.raises(RuntimeError, match="bug in the adapter"):
+        await bus.publish([event("a")])
+
+    for counter in ("published", "retried", "failed"):
+        assert value(registry, f"eventgate_events_{counter}_total", backend="memory") == 0
+
+
+async def test_an_empty_publish_counts_nothing() -> None:
+    bus, registry = metered(InMemoryEventBus())
+
+    assert await bus.publish([]) == []
+
+    assert value(registry, "eventgate_publish_batch_size_events_count", backend="memory") == 0
+
+
+async def test_counters_of_the_backend_show_zero_before_anything_is_published() -> None:
+    _, registry = metered(InMemoryEventBus())
+
+    for counter in ("published", "retried", "failed"):
+        assert registry.get_sample_value(f"eventgate_events_{counter}_total", {"backend": "memory"}) == 0
+
+
+async def test_the_probe_of_the_inner_bus_is_forwarded() -> None:
+    inner = InMemoryEventBus()
+    bus, _ = metered(inner)
+
+    assert await bus.probe() is None
+    inner.fail_always(EventRejected("event key rejected"))
+    assert await bus.probe() == "event key rejected"
+
+
+async def test_the_metered_outbox_forwards_every_call_unchanged() -> None:
+    claimed = [ClaimedEvent(event=event("a"), attempts=2)]
+    inner = RecordingOutbox(claimed)
+    outbox = MeteredOutbox(inner, Metrics(CollectorRegistry()), "inngest")
+
+    assert await outbox.claim("relay-1", 10, 60.0) == claimed
+    await outbox.mark_delivered("relay-1", ["a"])
+    await outbox.retry_later("relay-1", ["b"], 1.5, "down")
+    await outbox.dead_letter("relay-1", ["c"], "invalid event")
+
+    assert inner.calls == [
+        ("claim", "relay-1", 10, 60.0),
+        ("mark_delivered", "relay-1", ["a"]),
+        ("retry_later", "relay-1", ["b"], 1.5, "down"),
+        ("dead_letter", "relay-1", ["c"], "invalid event"),
+    ]
+
+
+async def test_the_metered_outbox_counts_each_dead_lettered_id_for_its_backend() -> None:
+    registry = CollectorRegistry()
+    outbox = MeteredOutbox(RecordingOutbox(), Metrics(registry), "inngest")
+
+    await outbox.dead_letter("relay-1", ["a"], "invalid event")
+    await outbox.dead_letter("relay-1", ["b", "c"], "invalid event")
+    await outbox.dead_letter("relay-1", [], "nothing")
+    await outbox.retry_later("relay-1", ["d"], 1.0, "down")
+
+    assert value(registry, "eventgate_events_dead_lettered_total", backend="inngest") == 3
