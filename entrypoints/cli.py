@@ -29,6 +29,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         factory=True,
         host=arguments.host or config.http.host(),
         port=arguments.port or config.http.port(),
+        workers=arguments.workers or config.http.workers(),
         log_config=None,
         access_log=False,
     )
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (configured by environment variables)")
     serve.add_argument("--host", help="address to listen on (default: EVENTGATE_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: EVENTGATE_PORT, else 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port and the outbox (default: EVENTGATE_WORKERS)",
+    )
     serve.set_defaults(run=_serve)
     add_outbox_commands(commands)
     add_session_commands(commands)

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 LogFormat = Literal["auto", "json", "console"]
 
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+"""Attributes every record has (and uvicorn's colour copy of its message), not extra fields."""
 
 
 class JsonFormatter(logging.Formatter):

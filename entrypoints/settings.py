@@ -134,6 +134,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EVENTGATE_HOST", "http.host", "127.0.0.1", _text, "Address `eventgate serve` listens on."),
     Variable("EVENTGATE_PORT", "http.port", "8000", _port, "Port `eventgate serve` listens on."),
     Variable(
+        "EVENTGATE_WORKERS",
+        "http.workers",
+        "1",
+        _positive_int,
+        "Server processes sharing the port and the outbox (`eventgate serve --workers N`).",
+    ),
+    Variable(
         "EVENTGATE_SESSION",
         "session.backend",
         "nextauth",

@@ -39,6 +39,7 @@ class Service:
     folder: Path
     inngest_port: int
     environment: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -49,6 +50,11 @@ class Service:
     @property
     def outbox(self) -> Path:
         return self.folder / "outbox.sqlite3"
+
+    @property
+    def log(self) -> Path:
+        """Everything the server printed, across restarts."""
+        return self.folder.parent / f"{self.folder.name}-service.log"
 
     def env(self) -> dict[str, str]:
         return (
@@ -63,19 +69,21 @@ class Service:
                 "EVENTGATE_INNGEST_PUBLISH_DEADLINE": "8",
                 "EVENTGATE_RELAY_LEASE": "10",
                 "EVENTGATE_SHUTDOWN_GRACE": "2",
-                "EVENTGATE_LOG_LEVEL": "warning",
+                "EVENTGATE_LOG_LEVEL": "info",
+                "EVENTGATE_LOG_FORMAT": "json",
                 "EVENTGATE_RATE_LIMIT": "off",
             }
             | self.environment
         )
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [EVENTGATE, "serve", "--port", str(self.port)],
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [EVENTGATE, "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
