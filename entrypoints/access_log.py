@@ -4,6 +4,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
@@ -25,15 +27,25 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    method: str
+    path: str
+    status: int
+    problem_type: str | None
+    event_ids: list[str]
+
+
 class AccessLog:
     """ASGI middleware: tags the request with its id, echoes it, and logs the outcome when it ends.
 
     The handler may leave ``user_id`` and ``event_ids`` in the request state; the problem type of
-    an error answer becomes the ``outcome``.
+    an error answer becomes the ``outcome``, which ``observe`` (the metrics) also receives.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: Callable[[RequestOutcome], None] | None = None) -> None:
         self._app = app
+        self._observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -60,6 +72,11 @@ class AccessLog:
             await self._app(scope, receive, send_tagged)
         finally:
             status = seen["status"]
+            problem_type = seen["problem"] or None
+            if self._observe is not None:
+                self._observe(
+                    RequestOutcome(method, scope["path"], status, problem_type, state.get("event_ids") or [])
+                )
             logger.info(
                 "%s %s %d",
                 method,
@@ -73,7 +90,7 @@ class AccessLog:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "user_id": state.get("user_id"),
                     "event_ids": state.get("event_ids"),
-                    "outcome": "ok" if status < 400 else seen["problem"] or f"http-{status}",
+                    "outcome": "ok" if status < 400 else problem_type or f"http-{status}",
                 },
             )
 

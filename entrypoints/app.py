@@ -1,7 +1,7 @@
 """The Litestar application, built by a factory from a ready container."""
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import TypeVar, cast
@@ -15,11 +15,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import Message, Scope
 
+from adapters.metrics import Metrics
+from adapters.sqlite_outbox.store import OutboxStatus
 from application.record_user_event import RecordUserEvent
-from entrypoints.access_log import AccessLog
+from entrypoints.access_log import AccessLog, RequestOutcome
 from entrypoints.api import record_event
 from entrypoints.container import Container
 from entrypoints.health import Readiness, healthz, readyz
+from entrypoints.metrics import OutboxStatusReader, instrument, metrics_handler
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
 from entrypoints.request_guards import OriginPolicy, request_guards
@@ -84,19 +87,41 @@ def create_app(container: Container) -> Litestar:
         guards=request_guards(OriginPolicy(allowed_origins)),
         dependencies={"record_user_event": Provide(provide_record_user_event)},
     )
-    return Litestar(
-        route_handlers=[api, healthz, readyz],
+    metrics = container.metrics()
+    outbox_status = read_outbox_status(container) if config.delivery.mode() == "outbox" else None
+    app = Litestar(
+        route_handlers=[api, healthz, readyz, metrics_handler(container.metrics_registry(), outbox_status)],
         dependencies={"readiness": Provide(lambda: readiness, sync_to_thread=False)},
         plugins=[ProblemDetailsPlugin(problem_details_config(config.http.max_body_bytes()))],
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[resources],
         before_send=[add_security_headers],
-        middleware=[AccessLog],
         cors_config=cors_config(allowed_origins),
         request_max_body_size=config.http.max_body_bytes(),
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),
         logging_config=None,
     )
+    app.asgi_handler = AccessLog(app.asgi_handler, observe=count_api_outcomes(metrics))
+    return instrument(app, metrics)
+
+
+def read_outbox_status(container: Container) -> OutboxStatusReader:
+    async def read() -> OutboxStatus:
+        return await (await resolve(container.outbox)).status()
+
+    return read
+
+
+def count_api_outcomes(metrics: Metrics) -> Callable[[RequestOutcome], None]:
+    """Events accepted and refused, by reason, counted from what ``POST /api`` answered."""
+
+    def count(outcome: RequestOutcome) -> None:
+        if outcome.method == "POST" and outcome.path == "/api":
+            metrics.record_outcome(
+                outcome.status, outcome.problem_type, events=max(1, len(outcome.event_ids))
+            )
+
+    return count
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:

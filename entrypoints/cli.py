@@ -4,10 +4,12 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import MutableMapping, Sequence
 
 import uvicorn
 
+from adapters.metrics import MULTIPROC_DIR_ENV, reset_multiprocess_dir
 from adapters.rate_limit import RedisUnreachable
 from entrypoints.app import resolve, settle
 from entrypoints.check_config import add_check_config_command
@@ -24,16 +26,30 @@ def _serve(arguments: argparse.Namespace) -> int:
     config = container.config
     asyncio.run(check_resources_open(container))
     configure_logging(config.logging.level(), config.logging.format())
+    workers = arguments.workers or config.http.workers()
+    if workers > 1:
+        share_metrics_between_workers(os.environ)
     uvicorn.run(
         "entrypoints.asgi:app",
         factory=True,
         host=arguments.host or config.http.host(),
         port=arguments.port or config.http.port(),
-        workers=arguments.workers or config.http.workers(),
+        workers=workers,
         log_config=None,
         access_log=False,
     )
     return 0
+
+
+def share_metrics_between_workers(environ: MutableMapping[str, str]) -> None:
+    """Workers write their metrics to files in one folder, which every worker's /metrics adds up.
+
+    The folder is emptied here, once, before the workers start, so counts begin at zero; it is a
+    fresh temporary folder unless ``PROMETHEUS_MULTIPROC_DIR`` names one.
+    """
+    folder = environ.get(MULTIPROC_DIR_ENV) or tempfile.mkdtemp(prefix="eventgate-metrics-")
+    reset_multiprocess_dir(folder)
+    environ[MULTIPROC_DIR_ENV] = folder
 
 
 async def check_resources_open(container: Container) -> None:

@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from adapters.inngest import InngestConfigError, InngestEventBus, open_http_client, settings_from_env
 from adapters.memory import InMemoryEventBus, InMemorySession
+from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
 from adapters.nextauth import NextAuthSession
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.store import open_outbox
@@ -57,7 +58,10 @@ class Container(containers.DeclarativeContainer):
 
     http_client = providers.Resource(open_http_client, inngest_settings.provided.http)
 
-    bus = providers.Selector(
+    metrics_registry = providers.Singleton(build_registry)
+    metrics = providers.Singleton(Metrics, registry=metrics_registry)
+
+    bus_backend = providers.Selector(
         config.event_bus.backend,
         inngest=providers.Singleton(
             InngestEventBus,
@@ -68,7 +72,11 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=providers.Singleton(InMemoryEventBus),
     )
-    """The event bus itself: where the relay delivers, or where direct mode publishes."""
+
+    bus = providers.Singleton(
+        MeteredEventBus, inner=bus_backend, metrics=metrics, backend=config.event_bus.backend
+    )
+    """The event bus itself, counted: where the relay delivers, or where direct mode publishes."""
 
     outbox = providers.Resource(
         open_outbox,
@@ -89,7 +97,9 @@ class Container(containers.DeclarativeContainer):
         ),
         deliver=providers.Factory(
             DeliverOutboxEvents,
-            outbox=outbox,
+            outbox=providers.Factory(
+                MeteredOutbox, inner=outbox, metrics=metrics, backend=config.event_bus.backend
+            ),
             bus=bus,
             owner=providers.Singleton(relay_owner_id),
             batch_size=config.relay.batch_size,

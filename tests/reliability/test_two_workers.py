@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import httpx
+
 from tests.integration.inngest_stand_in import EventApiStandIn
 from tests.reliability.harness import Service, drive_load, free_port, report, wait_until
 
@@ -36,3 +38,24 @@ def test_two_workers_share_the_port_and_the_outbox_and_deliver_each_event_once(t
     assert load.statuses == Counter({200: 600})
     assert set(arrivals) == set(load.acknowledged)
     assert max(arrivals.values()) == 1, "no event was delivered twice"
+
+
+def test_metrics_of_two_workers_add_up_whichever_worker_answers_the_scrape(tmp_path: Path) -> None:
+    service = Service(folder=tmp_path / "outbox", inngest_port=free_port(), workers=2)
+    with EventApiStandIn(port=service.inngest_port) as stand_in:
+        service.start()
+        try:
+            load = asyncio.run(drive_load(service.url, 200, concurrency=16))
+            wait_until(lambda: len(stand_in.accepted_event_ids) >= 200, 45, "every event arrived")
+            scrapes = [httpx.get(f"{service.url}/metrics", timeout=10).text for _ in range(6)]
+        finally:
+            service.stop()
+
+    accepted = [sample_value(scrape, "eventgate_events_accepted_total") for scrape in scrapes]
+    assert load.statuses == Counter({200: 200})
+    assert accepted == [200.0] * len(scrapes)
+
+
+def sample_value(exposition: str, name: str) -> float:
+    [value] = [float(line.split()[-1]) for line in exposition.splitlines() if line.startswith(name + " ")]
+    return value

@@ -16,6 +16,7 @@ def test_defaults_serve_nextauth_v4_sessions_through_the_outbox() -> None:
     assert config["http"] == {
         "host": "127.0.0.1",
         "port": 8000,
+        "workers": 1,
         "allowed_origins": (),
         "max_body_bytes": 1 << 20,
     }

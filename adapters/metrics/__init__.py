@@ -1,0 +1,32 @@
+"""Prometheus metrics: the metric objects, decorators that count through the ports, outbox gauges.
+
+Wiring: ``build_registry()`` is the registry ``/metrics`` renders and ``Metrics(registry)`` the
+process's one set of metric objects; ``MeteredEventBus(bus, metrics, backend)`` and
+``MeteredOutbox(outbox, metrics, backend)`` wrap the relay's ports; ``OutboxStatusCollector``
+renders a status read for one scrape.
+"""
+
+from adapters.metrics.metered import MeteredEventBus, MeteredOutbox, ProbedEventBus
+from adapters.metrics.outbox_collector import OutboxStatusCollector, outbox_families
+from adapters.metrics.registry import (
+    MULTIPROC_DIR_ENV,
+    Metrics,
+    MultiprocessModeMismatch,
+    build_registry,
+    reset_multiprocess_dir,
+    writes_to_multiprocess_files,
+)
+
+__all__ = [
+    "MULTIPROC_DIR_ENV",
+    "MeteredEventBus",
+    "MeteredOutbox",
+    "Metrics",
+    "MultiprocessModeMismatch",
+    "OutboxStatusCollector",
+    "ProbedEventBus",
+    "build_registry",
+    "outbox_families",
+    "reset_multiprocess_dir",
+    "writes_to_multiprocess_files",
+]
