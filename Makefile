@@ -44,3 +44,16 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# `make bench`: load on loopback only, a few minutes, never part of `make test`; see bench/README.md.
+BENCH_VENV := bench/.venv
+PY_SPY_VERSION := 0.4.3
+BENCH_ARGS ?=
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: bench
+bench: $(INSTALLED)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	@test -x $(BENCH_VENV)/bin/py-spy || { $(PYTHON) -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/python -m pip install --quiet 'py-spy==$(PY_SPY_VERSION)'; }
+	$(BIN)/python bench/run.py --venv $(VENV) --py-spy $(BENCH_VENV)/bin/py-spy $(BENCH_ARGS)

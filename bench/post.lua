@@ -1,0 +1,24 @@
+-- wrk script: POST /api with the session cookie and a small JSON body, as a browser would.
+-- The cookie and body come from the environment (BENCH_COOKIE, BENCH_BODY); bench/run.py sets them.
+-- At the end it prints one machine-readable line, "BENCH_RESULT {json}", which bench/run.py parses.
+
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY") or '{"name":"app/bench","data":{"n":1}}'
+wrk.headers["Content-Type"] = "application/json"
+local cookie = os.getenv("BENCH_COOKIE")
+if cookie ~= nil and cookie ~= "" then
+  wrk.headers["Cookie"] = cookie
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    errors.connect, errors.read, errors.write, errors.status, errors.timeout,
+    latency.mean, latency.stdev, latency.max,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)
+  ))
+end

@@ -1,0 +1,582 @@
+"""``make bench``: eventgate under load on loopback, beside the bare-framework ceiling, in one run.
+
+Starts a fast Inngest event API stand-in, mints a real NextAuth v4 cookie, then for each scenario
+starts one server process on 127.0.0.1, warms it up and drives it with wrk (``POST /api``, the
+cookie, a small JSON body). Prints one table and writes ``bench/results/<UTC time>.json``.
+
+Scenarios: ``ceiling`` (a bare Litestar handler, ``bench/ceiling_app.py``), ``outbox`` (the
+default delivery, run several times back to back against one process to watch its memory, then
+profiled), ``direct`` (publish to Inngest inside the request) and ``drain`` (``eventgate relay``
+emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
+"""
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import machine
+import report
+from load import (
+    QUIET_CORES,
+    BusCounters,
+    LoadRun,
+    LoadShape,
+    Patience,
+    Probe,
+    finish_wrk,
+    measure_run,
+    run_wrk,
+    start_wrk,
+)
+from procs import (
+    LOOPBACK,
+    BenchError,
+    Started,
+    cpu_seconds,
+    free_port,
+    http_request,
+    memory_mib,
+    read_ready_line,
+    started,
+    wait_until,
+)
+from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, thread_cpu
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+SECRET = "eventgate-bench-secret-never-use-in-production"  # noqa: S105 - signs throwaway bench cookies
+SCENARIOS = ("ceiling", "outbox", "direct", "drain")
+INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
+UNREACHABLE_RATE = "1000000000/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    venv_bin: Path
+    results: Path
+    seconds: float = 20.0
+    warmup: float = 5.0
+    connections: int = 32
+    threads: int = 2
+    leak_runs: int = 3
+    profile_seconds: float = 10.0
+    profile: tuple[str, ...] = ("outbox", "direct")
+    drain_events: int = 200_000
+    drain_timeout: float = 60.0
+    py_spy: Path | None = None
+    patience: float = 60.0
+    noisy_retries: int = 2
+    ref: str | None = None
+    scenarios: tuple[str, ...] = SCENARIOS
+    service_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def python(self) -> str:
+        return str(self.venv_bin / "python")
+
+    @property
+    def eventgate(self) -> str:
+        return str(self.venv_bin / "eventgate")
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """A server scenario: its runs (the median one represents it), its memory, and its profile."""
+
+    name: str
+    rss_idle_mib: float
+    runs: list[LoadRun]
+    profile: Breakdown | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> LoadRun:
+        ordered = sorted(self.runs, key=lambda run: run.requests_per_second)
+        return ordered[(len(ordered) - 1) // 2]
+
+    def to_json(self) -> dict[str, Any]:
+        median = self.median
+        return {
+            "rss_idle_mib": self.rss_idle_mib,
+            "median_run": median.to_json(),
+            "runs": [run.to_json() for run in self.runs],
+            "profile": None
+            if self.profile is None
+            else {
+                "seconds": self.profile.seconds,
+                "cpu_seconds": self.profile.cpu_seconds,
+                "samples": self.profile.samples,
+                "groups": self.profile.per_request(median.cpu_us_per_request),
+                "threads_cpu_seconds": dict(self.profile.threads),
+                "top_lines": [{"frame": frame, "samples": hits} for frame, hits in self.profile.top_lines],
+            },
+            **self.notes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    """``eventgate relay`` emptying a pre-filled outbox into the stand-in."""
+
+    events: int
+    prefill_seconds: float
+    delivered: int
+    bus_requests: int
+    seconds: float
+    events_per_second: float
+    relay_cpu_us_per_event: float
+    relay_rss_mib: float
+    pending_after: int | None
+    complete: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class StandIn:
+    """The Inngest event API stand-in, started once for the whole benchmark."""
+
+    def __init__(self, running: Started, port: int) -> None:
+        self.running = running
+        self.port = port
+        self.url = f"http://{LOOPBACK}:{port}"
+
+    def counters(self) -> BusCounters:
+        answer = http_request(self.port, "GET", "/stats")
+        parsed = json.loads(answer.body)
+        return BusCounters(parsed["requests"], parsed["events"], parsed["connections"])
+
+
+class Bench:
+    """The scenarios, each with its own server process, all against one stand-in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stamp: str,
+        workdir: Path,
+        code_env: Mapping[str, str],
+        stand_in: StandIn,
+        patience: Patience,
+    ) -> None:
+        self.settings = settings
+        self.patience = patience
+        self.stamp = stamp
+        self.workdir = workdir
+        self.code_env = code_env
+        self.stand_in = stand_in
+        self.shape = LoadShape(settings.connections, settings.threads, cookie=self.mint_cookie())
+
+    # --- processes -------------------------------------------------------------------------------
+
+    def mint_cookie(self) -> str:
+        """A real next-auth v4 session cookie, made by ``eventgate session mint``."""
+        env = {**self.base_env(), "NEXTAUTH_SECRET": SECRET}
+        user = ["--name", "Bench User", "--email", "bench@example.com"]
+        command = [self.settings.eventgate, "session", "mint", *user]
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        if completed.returncode != 0 or "=" not in completed.stdout:
+            raise BenchError(f"eventgate session mint failed: {completed.stderr.strip()}")
+        return completed.stdout.strip()
+
+    def base_env(self) -> dict[str, str]:
+        """This environment without what could change the service, plus where its code comes from."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
+        env.update(self.code_env)
+        return env
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """The service's environment: nothing inherited that could change it, then the bench's values."""
+        env = self.base_env()
+        env.update(
+            NEXTAUTH_SECRET=SECRET,
+            INNGEST_EVENT_API_BASE_URL=self.stand_in.url,
+            INNGEST_EVENT_KEY="bench",
+            EVENTGATE_HOST=LOOPBACK,
+            EVENTGATE_LOG_LEVEL="warning",
+            EVENTGATE_SHUTDOWN_GRACE="2",
+            # One user sends every request: the limiter runs, but with limits no run can reach.
+            EVENTGATE_RATE_LIMIT=UNREACHABLE_RATE,
+            EVENTGATE_RATE_LIMIT_ANONYMOUS=UNREACHABLE_RATE,
+        )
+        env.update(overrides)
+        env.update(self.settings.service_env)
+        return env
+
+    @contextmanager
+    def server(self, name: str, command: Sequence[str], env: Mapping[str, str]) -> Iterator[Started]:
+        with started(command, env, self.workdir / f"{name}.log") as running:
+            port = int(command[-1])
+            wait_until(running, lambda: self._answers(port), timeout=30, what=f"the {name} server")
+            yield running
+
+    def _answers(self, port: int) -> bool:
+        try:
+            answer = http_request(
+                port,
+                "POST",
+                "/api",
+                body=self.shape.body.encode(),
+                headers={"content-type": "application/json", "cookie": self.shape.cookie},
+            )
+        except OSError:
+            return False
+        if answer.status != 200:
+            raise BenchError(f"POST /api answered {answer.status}: {answer.body[:500]!r}")
+        return True
+
+    def eventgate_serve(self, delivery: str) -> tuple[list[str], dict[str, str]]:
+        outbox = self.workdir / f"{delivery}-outbox" / "outbox.sqlite3"
+        env = self.env(EVENTGATE_DELIVERY=delivery, EVENTGATE_OUTBOX_PATH=str(outbox))
+        return [self.settings.eventgate, "serve", "--port", str(free_port())], env
+
+    # --- load ------------------------------------------------------------------------------------
+
+    def warm_up(self, url: str) -> None:
+        summary = run_wrk(url, self.settings.warmup, self.shape)
+        if summary.failed:
+            raise BenchError(
+                f"the warm-up against {url} had errors {summary.errors}; one request now: {self._probe(url)}"
+            )
+
+    def _probe(self, url: str) -> str:
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        headers = {"content-type": "application/json", "cookie": self.shape.cookie}
+        try:
+            answer = http_request(port, "POST", "/api", body=self.shape.body.encode(), headers=headers)
+        except OSError as error:
+            return f"no answer ({error})"
+        return f"HTTP {answer.status} {answer.body[:300]!r}"
+
+    def measure(self, running: Started, url: str, label: str) -> LoadRun:
+        """One run, measured again (at most ``noisy_retries`` times) when other work disturbed it.
+
+        Of the attempts, the fastest is kept: other work only ever slows a run down.
+        """
+        probe = Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters)
+        attempts: list[LoadRun] = []
+        for attempt in range(1 + self.settings.noisy_retries):
+            started = time.monotonic()
+            run = measure_run(probe, url, self.settings.seconds, self.shape)
+            if attempt:
+                self.patience.left -= time.monotonic() - started
+            print(report.run_line(label, run.to_json()), flush=True)
+            attempts.append(run)
+            if run.other_load_cores <= QUIET_CORES or attempt == self.settings.noisy_retries:
+                break
+            if self.patience.left < self.settings.seconds:
+                print(f"  {label}: other work ran meanwhile, and the bench's patience is spent", flush=True)
+                break
+            print(f"  {label}: other work ran meanwhile; measuring again when the machine is quiet")
+            self.patience.wait_for_quiet(30)
+        return max(attempts, key=lambda run: run.requests_per_second)
+
+    def profile(self, running: Started, url: str, label: str) -> Breakdown | None:
+        py_spy, seconds = self.settings.py_spy, self.settings.profile_seconds
+        if py_spy is None or label not in self.settings.profile:
+            return None
+        self.patience.wait_for_quiet(15)
+        print(f"  {label}: profiling {seconds:.0f} s under load with py-spy", flush=True)
+        wrk = start_wrk(url, seconds + 4, self.shape)
+        try:
+            time.sleep(1)
+            before = thread_cpu(running.pid)
+            output = self.workdir / f"{label}.pyspy.txt"
+            record(py_spy, running.pid, seconds, output)
+            after = thread_cpu(running.pid)
+        finally:
+            finish_wrk(wrk, timeout=seconds + 60)
+        collapsed = output.read_text()
+        saved = self.settings.results / f"{self.stamp}.{label}.collapsed.txt.gz"
+        saved.write_bytes(gzip.compress(collapsed.encode()))
+        samples = parse_collapsed(collapsed)
+        return breakdown(samples, cpu_delta(before, after), seconds)
+
+    # --- scenarios -------------------------------------------------------------------------------
+
+    def ceiling(self) -> ScenarioResult:
+        command = [self.settings.python, str(BENCH_DIR / "ceiling_app.py"), "--port", str(free_port())]
+        with self.server("ceiling", command, self.env()) as running:
+            return self._serve_scenario("ceiling", running, command, runs=1)
+
+    def served(self, delivery: str, runs: int) -> ScenarioResult:
+        command, env = self.eventgate_serve(delivery)
+        with self.server(delivery, command, env) as running:
+            result = self._serve_scenario(delivery, running, command, runs=runs)
+            result.profile = self.profile(running, api_url(command), delivery)
+            result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
+            return result
+
+    def _serve_scenario(
+        self, name: str, running: Started, command: Sequence[str], runs: int
+    ) -> ScenarioResult:
+        url = api_url(command)
+        idle = round(memory_mib(running.pid), 1)
+        print(
+            f"{name}: pid {running.pid}, idle RSS {idle} MiB; warming up {self.settings.warmup:.0f} s",
+            flush=True,
+        )
+        self.warm_up(url)
+        measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}") for n in range(runs)]
+        return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured)
+
+    def drain(self) -> DrainResult:
+        events = self.settings.drain_events
+        path = self.workdir / "drain-outbox" / "outbox.sqlite3"
+        print(f"drain: pre-filling an outbox with {events:,} events", flush=True)
+        prefill_seconds = self._prefill(path, events)
+        env = self.env(EVENTGATE_OUTBOX_PATH=str(path))
+        with started([self.settings.eventgate, "relay"], env, self.workdir / "relay.log") as relay:
+            result = self._watch_drain(relay, events)
+            pending = self._pending(env, relay) if result.complete else None
+        result = replace(result, prefill_seconds=round(prefill_seconds, 1), pending_after=pending)
+        print(report.drain_line(result.to_json()), flush=True)
+        return result
+
+    def _prefill(self, path: Path, events: int) -> float:
+        command = [self.settings.python, str(BENCH_DIR / "prefill.py"), str(path), "--events", str(events)]
+        completed = subprocess.run(
+            command, env=self.base_env(), capture_output=True, text=True, timeout=300, check=False
+        )
+        if completed.returncode != 0:
+            raise BenchError(f"pre-filling the outbox failed: {completed.stderr[-2000:]}")
+        seconds: float = json.loads(completed.stdout)["seconds"]
+        return seconds
+
+    def _watch_drain(self, relay: Started, events: int) -> DrainResult:
+        """Poll the stand-in until it has all ``events`` (or the timeout); time from the first arrival."""
+        base = self.stand_in.counters()
+        deadline = time.monotonic() + self.settings.drain_timeout
+        first_at: float | None = None
+        cpu_at_first = 0.0
+        now = self.stand_in.counters()
+        while time.monotonic() < deadline and now.events - base.events < events:
+            if relay.process.poll() is not None:
+                raise BenchError(f"eventgate relay exited:\n{relay.log_tail()}")
+            time.sleep(0.05)
+            now = self.stand_in.counters()
+            if first_at is None and now.events > base.events:
+                first_at, cpu_at_first = time.monotonic(), cpu_seconds(relay.pid)
+        finished = time.monotonic()
+        delivered = now.events - base.events
+        seconds = finished - (first_at or finished)
+        cpu = cpu_seconds(relay.pid) - cpu_at_first
+        return DrainResult(
+            events=events,
+            prefill_seconds=0.0,
+            delivered=delivered,
+            bus_requests=now.requests - base.requests,
+            seconds=round(seconds, 2),
+            events_per_second=round(delivered / seconds, 1) if seconds > 0 else 0.0,
+            relay_cpu_us_per_event=round(cpu / delivered * 1e6, 1) if delivered else 0.0,
+            relay_rss_mib=round(memory_mib(relay.pid), 1),
+            pending_after=None,
+            complete=delivered >= events,
+        )
+
+    def _pending(self, env: Mapping[str, str], relay: Started, timeout: float = 15.0) -> int | None:
+        """Pending events once the relay has recorded its last deliveries (``eventgate outbox status``)."""
+        deadline = time.monotonic() + timeout
+        pending: int | None = None
+        while time.monotonic() < deadline and relay.process.poll() is None:
+            completed = subprocess.run(
+                [self.settings.eventgate, "outbox", "status", "--json"],
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            if completed.returncode == 0:
+                pending = int(json.loads(completed.stdout)["pending"])
+                if pending == 0:
+                    return 0
+            time.sleep(0.5)
+        return pending
+
+
+def api_url(command: Sequence[str]) -> str:
+    """The ``POST /api`` URL of a server started with ``command`` (its last argument is the port)."""
+    return f"http://{LOOPBACK}:{command[-1]}/api"
+
+
+@contextmanager
+def source_tree(ref: str | None, workdir: Path) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    """Where the service's code comes from: the work tree, or a commit unpacked beside it.
+
+    With a ``ref`` (``HEAD``, a branch, a commit), ``git archive`` unpacks it into the scratch folder
+    and ``PYTHONPATH`` puts it before the work tree's editable install, so edits in progress in the
+    work tree are not measured. The installed packages are the work tree's venv either way.
+    """
+    if ref is None:
+        yield {}, {"source": "work tree", **machine.git_state(REPO)}
+        return
+    commit = machine.resolve_ref(REPO, ref)
+    if commit is None:
+        raise BenchError(f"git cannot resolve {ref!r}")
+    source = workdir / "source"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    yield {"PYTHONPATH": str(source)}, {"source": f"git {ref}", "commit": commit}
+
+
+@contextmanager
+def stand_in_started(settings: Settings, workdir: Path) -> Iterator[StandIn]:
+    command = [settings.python, str(BENCH_DIR / "stand_in.py")]
+    with started(command, dict(os.environ), workdir / "stand-in.log", stdout_pipe=True) as running:
+        port = int(read_ready_line(running, "READY ", timeout=30).split()[1])
+        yield StandIn(running, port)
+
+
+def run(settings: Settings, stamp: str) -> dict[str, Any]:
+    """Every scenario asked for; returns the results document that is saved as JSON."""
+    began = time.monotonic()
+    described = machine.describe(REPO, settings.venv_bin, settings.py_spy)
+    patience = Patience(settings.patience)
+    print("bench: checking that the machine is quiet", flush=True)
+    described["busy_cores_before_start"] = patience.wait_for_quiet(30)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="eventgate-bench-") as scratch:
+        workdir = Path(scratch)
+        with source_tree(settings.ref, workdir) as (code_env, measured):
+            described["measured"] = measured
+            with stand_in_started(settings, workdir) as stand_in:
+                bench = Bench(
+                    settings,
+                    stamp=stamp,
+                    workdir=workdir,
+                    code_env=code_env,
+                    stand_in=stand_in,
+                    patience=patience,
+                )
+                for name in settings.scenarios:
+                    results[name] = run_scenario(bench, name)
+    return {
+        "started_at": stamp,
+        "elapsed_seconds": round(time.monotonic() - began, 1),
+        "machine": described,
+        "settings": {
+            "seconds": settings.seconds,
+            "warmup_seconds": settings.warmup,
+            "connections": settings.connections,
+            "threads": settings.threads,
+            "outbox_runs": settings.leak_runs,
+            "profile_seconds": settings.profile_seconds,
+            "drain_events": settings.drain_events,
+            "body": LoadShape(0, 0, "").body,
+            "service_env": dict(settings.service_env),
+        },
+        "scenarios": results,
+    }
+
+
+def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
+    if name == "ceiling":
+        return bench.ceiling().to_json()
+    if name == "outbox":
+        return bench.served("outbox", runs=bench.settings.leak_runs).to_json()
+    if name == "direct":
+        return bench.served("direct", runs=1).to_json()
+    return bench.drain().to_json()
+
+
+def parse_arguments(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--venv", type=Path, default=REPO / ".venv", help="eventgate's virtualenv")
+    parser.add_argument("--py-spy", type=Path, help="py-spy binary; without it nothing is profiled")
+    parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where the JSON goes")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each measured run")
+    parser.add_argument("--warmup", type=float, default=5.0, help="warm-up before measuring a server")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--outbox-runs", type=int, default=3, help="back-to-back outbox runs (leak check)")
+    parser.add_argument("--profile-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--profile", default="outbox,direct", help="scenarios to profile, comma-separated (outbox, direct)"
+    )
+    parser.add_argument("--drain-events", type=int, default=200_000)
+    parser.add_argument("--drain-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument(
+        "--ref", help="measure this git commit (e.g. HEAD) instead of the work tree with its edits"
+    )
+    parser.add_argument(
+        "--noisy-retries", type=int, default=2, help="times to repeat a run that other work disturbed"
+    )
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=60.0,
+        help="seconds, in all, to spend waiting for other work on the machine to stop and measuring again",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the servers, repeatable (e.g. EVENTGATE_RELAY_BATCH_SIZE=5000)",
+    )
+    arguments = parser.parse_args(argv)
+    scenarios = tuple(name for name in arguments.scenarios.split(",") if name)
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return Settings(
+        venv_bin=arguments.venv.resolve() / "bin",
+        results=arguments.results,
+        seconds=arguments.seconds,
+        warmup=arguments.warmup,
+        connections=arguments.connections,
+        threads=arguments.threads,
+        leak_runs=arguments.outbox_runs,
+        profile_seconds=arguments.profile_seconds,
+        profile=tuple(arguments.profile.split(",")) if arguments.profile else (),
+        drain_events=arguments.drain_events,
+        drain_timeout=arguments.drain_timeout,
+        py_spy=arguments.py_spy,
+        patience=arguments.patience,
+        noisy_retries=arguments.noisy_retries,
+        ref=arguments.ref,
+        scenarios=scenarios,
+        service_env=dict(item.split("=", 1) for item in arguments.env),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_arguments(argv)
+    settings.results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        document = run(settings, stamp)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    path = settings.results / f"{stamp}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print()
+    print(report.render(document))
+    print(f"\nresults: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
