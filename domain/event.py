@@ -4,8 +4,8 @@ import enum
 import fnmatch
 import json
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from domain.errors import EventNotAllowed, EventTooLarge, InvalidEvent
@@ -41,22 +41,30 @@ class UserEvent:
         return {"name": self.name, "data": dict(self.data), "id": self.id, "ts": self.ts}
 
 
+def serialized_size(event: UserEvent) -> int:
+    """Bytes of the event as compact UTF-8 JSON, the form in which buses measure it."""
+    text = json.dumps(event.to_wire(), ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8"))
+
+
 @dataclass(frozen=True, slots=True)
 class EventRules:
     """The limits an event must respect.
 
     The size limit is configurable; so is ``allowed_names``, glob patterns (``app/*``) of which a
-    name must match one when any are given. The other name rules are fixed.
+    name must match one when any are given. The other name rules are fixed. ``measure`` gives an
+    event's size in bytes of compact JSON; adapters may supply a faster encoder than the default.
     """
 
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     allowed_names: tuple[str, ...] = ()
+    measure: Callable[[UserEvent], int] = field(default=serialized_size)
 
     def check(self, event: UserEvent) -> None:
         """Raise ``InvalidEvent`` (or ``EventNotAllowed``) naming what is wrong, or return when valid."""
         check_event_name(event.name)
         self.check_name_allowed(event.name)
-        size = serialized_size(event)
+        size = self.measure(event)
         if size > self.max_event_bytes:
             raise EventTooLarge(size, self.max_event_bytes)
 
@@ -77,12 +85,6 @@ def check_event_name(name: str) -> None:
         raise InvalidEvent("name", f"must not start with {RESERVED_NAME_PREFIX!r}, which Inngest reserves")
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise InvalidEvent("name", "must not contain control characters")
-
-
-def serialized_size(event: UserEvent) -> int:
-    """Bytes of the event as compact UTF-8 JSON, the form in which buses measure it."""
-    text = json.dumps(event.to_wire(), ensure_ascii=False, separators=(",", ":"))
-    return len(text.encode("utf-8"))
 
 
 def user_event_data(user: User, payload: JsonValue | Absent) -> dict[str, JsonValue]:

@@ -3,7 +3,6 @@
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.event_ids import new_event_id
 
 logger = logging.getLogger("eventgate.access")
 
@@ -24,7 +25,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             candidate = value.decode("latin-1")
             if _ACCEPTABLE_REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return new_event_id().replace("-", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +78,23 @@ class AccessLog:
                 self._observe(
                     RequestOutcome(method, scope["path"], status, problem_type, state.get("event_ids") or [])
                 )
-            logger.info(
-                "%s %s %d",
-                method,
-                scope["path"],
-                status,
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user_id": state.get("user_id"),
-                    "event_ids": state.get("event_ids"),
-                    "outcome": "ok" if status < 400 else problem_type or f"http-{status}",
-                },
-            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %s %d",
+                    method,
+                    scope["path"],
+                    status,
+                    extra={
+                        "request_id": request_id,
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "user_id": state.get("user_id"),
+                        "event_ids": state.get("event_ids"),
+                        "outcome": "ok" if status < 400 else problem_type or f"http-{status}",
+                    },
+                )
 
 
 def _problem_type(body: bytes) -> str | None:

@@ -61,7 +61,7 @@ def create_app(container: Container) -> Litestar:
     async def resources(_: Litestar) -> AsyncIterator[None]:
         relay: RelayTask | None = None
         try:
-            await resolve(container.record_user_event)
+            use_case[:] = [await resolve(container.record_user_event)]
             event_bus = await resolve(container.event_bus)
             if config.delivery.mode() == "outbox":
                 outbox = await resolve(container.outbox)
@@ -77,15 +77,19 @@ def create_app(container: Container) -> Litestar:
                 await relay.stop(config.relay.shutdown_grace())
             await settle(container.shutdown_resources())
 
-    async def provide_record_user_event() -> RecordUserEvent:
-        return await resolve(container.record_user_event)
+    use_case: list[RecordUserEvent] = []
+
+    def provide_record_user_event() -> RecordUserEvent:
+        """The use case built at start: it holds no request state, and building it per request
+        (through the container's asynchronous resources) cost more than the rest of the handler."""
+        return use_case[0]
 
     allowed_origins = list(config.http.allowed_origins())
     api = Router(
         path="/",
         route_handlers=[record_event],
         guards=request_guards(OriginPolicy(allowed_origins)),
-        dependencies={"record_user_event": Provide(provide_record_user_event)},
+        dependencies={"record_user_event": Provide(provide_record_user_event, sync_to_thread=False)},
     )
     metrics = container.metrics()
     outbox_status = read_outbox_status(container) if config.delivery.mode() == "outbox" else None

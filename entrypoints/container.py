@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.event_json import encoded_size
 from adapters.inngest import InngestConfigError, InngestEventBus, open_http_client, settings_from_env
 from adapters.memory import InMemoryEventBus, InMemorySession
 from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
@@ -126,7 +127,10 @@ class Container(containers.DeclarativeContainer):
     )
 
     event_rules = providers.Singleton(
-        EventRules, max_event_bytes=config.events.max_bytes, allowed_names=config.events.allowed_names
+        EventRules,
+        max_event_bytes=config.events.max_bytes,
+        allowed_names=config.events.allowed_names,
+        measure=providers.Object(encoded_size),
     )
 
     record_user_event = providers.Factory(

@@ -51,7 +51,8 @@ def is_json_media_type(content_type: str | None) -> bool:
 
 
 def request_guards(policy: OriginPolicy) -> list[Guard]:
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        """Asynchronous on purpose: Litestar runs a synchronous guard in a worker thread."""
         headers = connection.headers
         cookie = headers.get("cookie")
         if cookie is not None and len(cookie) > MAX_COOKIE_HEADER_BYTES:

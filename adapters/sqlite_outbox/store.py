@@ -4,6 +4,7 @@
 hands them to the real bus, and records each outcome.
 """
 
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from adapters.event_json import encode_event
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
 from application.ports import ClaimedEvent
@@ -93,7 +95,7 @@ class SqliteOutbox:
         outbox is not stored again: an idempotent retry stays one event.
         """
         now = self._clock_ms()
-        rows = [(event.id, body, len(body), now, now) for event in events for body in [_encode(event)]]
+        rows = [(event.id, body, len(body), now, now) for event in events for body in [encode_event(event)]]
         try:
             await self._worker.append(rows)
         except WorkerStopped:
@@ -109,14 +111,13 @@ class SqliteOutbox:
             now = self._clock_ms()
             with _write_transaction(connection):
                 rows = connection.execute(
-                    "SELECT seq, body, attempts FROM outbox INDEXED BY outbox_pending"
-                    " WHERE state = 'pending' AND not_before <= ? AND lease_until <= ? ORDER BY seq LIMIT ?",
-                    (now, now, limit),
+                    "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq IN ("
+                    " SELECT seq FROM outbox INDEXED BY outbox_pending"
+                    " WHERE state = 'pending' AND not_before <= ? AND lease_until <= ? ORDER BY seq LIMIT ?"
+                    ") RETURNING seq, body, attempts",
+                    (owner, now + lease_ms, now, now, limit),
                 ).fetchall()
-                connection.executemany(
-                    "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq = ?",
-                    [(owner, now + lease_ms, seq) for seq, _, _ in rows],
-                )
+            rows.sort()
             return [ClaimedEvent(event=_decode(body), attempts=attempts) for _, body, attempts in rows]
 
         return await self._worker.call(claim)
@@ -127,10 +128,10 @@ class SqliteOutbox:
         def mark(connection: sqlite3.Connection) -> None:
             now = self._clock_ms()
             with _write_transaction(connection):
-                connection.executemany(
-                    "UPDATE outbox SET state = 'delivered', finished_at = ?,"
-                    " lease_owner = NULL, lease_until = 0 WHERE id = ? AND state = 'pending'",
-                    [(now, event_id) for event_id in event_ids],
+                connection.execute(
+                    "UPDATE outbox SET state = 'delivered', finished_at = ?, lease_owner = NULL, lease_until = 0"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+                    (now, json.dumps(list(event_ids))),
                 )
                 if now >= self._next_purge_ms:
                     self._next_purge_ms = now + 60_000
@@ -296,13 +297,6 @@ def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-
-
-_encoder = msgspec.json.Encoder()
-
-
-def _encode(event: UserEvent) -> bytes:
-    return _encoder.encode(event.to_wire())
 
 
 def _decode(body: bytes) -> UserEvent:
