@@ -1,8 +1,6 @@
 """The metrics pieces in a real Litestar app: requests counted by route, and ``GET /metrics`` served."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,14 +121,6 @@ async def test_metrics_are_left_out_of_the_openapi_schema() -> None:
 
     assert "/items/{item_id}" in schema["paths"]
     assert "/metrics" not in schema["paths"]
-
-
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    box = SqliteOutbox(tmp_path / "outbox.sqlite3")
-    await box.open()
-    yield box
-    await box.close()
 
 
 async def test_the_outbox_gauges_show_what_the_outbox_file_holds_at_scrape_time(outbox: SqliteOutbox) -> None:

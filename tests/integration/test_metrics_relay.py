@@ -1,7 +1,6 @@
 """Metrics move as the relay moves events from a real SQLite outbox: published, retried, failed, buried."""
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -34,14 +33,6 @@ class PoisonAwareBus:
         if any(event.id == self._poison for event in events):
             raise EventRejected(f"invalid event {self._poison}")
         return [event.id for event in events]
-
-
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    box = SqliteOutbox(tmp_path / "outbox.sqlite3")
-    await box.open()
-    yield box
-    await box.close()
 
 
 def metered_relay(

@@ -1,8 +1,7 @@
 """The relay between a real SQLite outbox and fake buses: every event is delivered, retried or buried."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.anyio
 
 def event(n: int) -> UserEvent:
     return UserEvent(name="app/test", data={"user": {"id": "u"}, "payload": n}, id=f"event-{n}", ts=n)
-
-
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    box = SqliteOutbox(tmp_path / "outbox.sqlite3")
-    await box.open()
-    yield box
-    await box.close()
 
 
 def deliverer(
