@@ -96,3 +96,7 @@ class ReadinessProbe(Protocol):
     async def probe(self) -> str | None:
         """``None`` when ready; otherwise a short reason, safe to show anyone (no secrets, no paths)."""
         ...
+
+
+class ProbedEventBus(EventBusPort, ReadinessProbe, Protocol):
+    """A bus that can also say whether it is ready: every bus adapter eventgate has."""

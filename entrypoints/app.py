@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import Message, Scope
 
+from adapters.coalescing import CoalescingEventBus
 from adapters.metrics import Metrics
 from adapters.sqlite_outbox.store import OutboxStatus
 from application.record_user_event import RecordUserEvent
@@ -52,7 +53,8 @@ def create_app(container: Container) -> Litestar:
     """An app whose handlers get their use cases from ``container``; its lifespan owns the resources.
 
     Start-up opens only what the configured delivery needs (the outbox, the bus's HTTP client)
-    and, in outbox mode, starts the relay; shutdown lets the relay drain for the grace period.
+    and, in outbox mode, starts the relay; shutdown lets the relay drain for the grace period,
+    closes everything, and forgets what cannot be started twice, so that the app can start again.
     """
     config = container.config
     readiness = Readiness()
@@ -60,9 +62,12 @@ def create_app(container: Container) -> Litestar:
     @asynccontextmanager
     async def resources(_: Litestar) -> AsyncIterator[None]:
         relay: RelayTask | None = None
+        coalescer: CoalescingEventBus | None = None
         try:
             use_case[:] = [await resolve(container.record_user_event)]
             event_bus = await resolve(container.event_bus)
+            if isinstance(event_bus, CoalescingEventBus):
+                coalescer = event_bus
             if config.delivery.mode() == "outbox":
                 outbox = await resolve(container.outbox)
                 readiness.add("outbox", outbox)
@@ -75,7 +80,11 @@ def create_app(container: Container) -> Litestar:
         finally:
             if relay is not None:
                 await relay.stop(config.relay.shutdown_grace())
+            if coalescer is not None:
+                await coalescer.close()
             await settle(container.shutdown_resources())
+            container.direct_bus.reset()
+            container.relay.reset()
 
     use_case: list[RecordUserEvent] = []
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.coalescing import CoalescingEventBus
 from adapters.event_json import encoded_size
 from adapters.inngest import InngestConfigError, InngestEventBus, open_http_client, settings_from_env
 from adapters.memory import InMemoryEventBus, InMemorySession
@@ -88,8 +89,11 @@ class Container(containers.DeclarativeContainer):
         retention_seconds=config.outbox.retention_seconds,
     )
 
-    event_bus = providers.Selector(config.delivery.mode, direct=bus, outbox=outbox)
-    """What the use case publishes to: the outbox, or the bus itself in direct mode."""
+    direct_bus = providers.Singleton(CoalescingEventBus, inner=bus, linger=config.delivery.linger)
+
+    event_bus = providers.Selector(config.delivery.mode, direct=direct_bus, outbox=outbox)
+    """What the use case publishes to: the outbox, or in direct mode the bus, one publish for the
+    events of concurrent requests."""
 
     relay = providers.Singleton(
         OutboxRelay,

@@ -51,6 +51,16 @@ def _positive_seconds(raw: str) -> float:
     return value
 
 
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be zero or a positive number of seconds")
+    return value
+
+
 def _switch(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -268,6 +278,14 @@ VARIABLES: tuple[Variable, ...] = (
         _choice("outbox", "direct"),
         "`outbox`: a request succeeds once its event is stored durably, and a relay delivers it; "
         "`direct`: a request succeeds only once the bus has the event.",
+    ),
+    Variable(
+        "EVENTGATE_DIRECT_LINGER",
+        "delivery.linger",
+        "0",
+        _seconds,
+        "Direct mode: seconds to wait for more concurrent requests before one publish carries all their "
+        "events; `0` gathers what arrives in the same turn of the event loop.",
     ),
     Variable(
         "EVENTGATE_OUTBOX_PATH",

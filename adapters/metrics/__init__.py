@@ -6,7 +6,7 @@ process's one set of metric objects; ``MeteredEventBus(bus, metrics, backend)`` 
 renders a status read for one scrape.
 """
 
-from adapters.metrics.metered import MeteredEventBus, MeteredOutbox, ProbedEventBus
+from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
 from adapters.metrics.outbox_collector import OutboxStatusCollector, outbox_families
 from adapters.metrics.registry import (
     MULTIPROC_DIR_ENV,
@@ -24,7 +24,6 @@ __all__ = [
     "Metrics",
     "MultiprocessModeMismatch",
     "OutboxStatusCollector",
-    "ProbedEventBus",
     "build_registry",
     "outbox_families",
     "reset_multiprocess_dir",

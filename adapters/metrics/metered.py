@@ -7,18 +7,13 @@ for the delivery latency, the one per-event measure there is.
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from prometheus_client import Counter
 
 from adapters.metrics.registry import Metrics
-from application.ports import ClaimedEvent, EventBusPort, OutboxPort, ReadinessProbe
+from application.ports import ClaimedEvent, OutboxPort, ProbedEventBus
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
-
-
-class ProbedEventBus(EventBusPort, ReadinessProbe, Protocol):
-    """A bus that can also say whether it is reachable: every bus adapter eventgate has."""
 
 
 class MeteredEventBus:

@@ -6,10 +6,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.memory import InMemoryEventBus
-from adapters.metrics.metered import MeteredEventBus, MeteredOutbox, ProbedEventBus
+from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
 from adapters.metrics.registry import Metrics
 from adapters.sqlite_outbox.store import SqliteOutbox
 from application.deliver_outbox_events import DeliverOutboxEvents
+from application.ports import ProbedEventBus
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
