@@ -164,3 +164,14 @@ def test_a_default_event_name_outside_the_allow_list_is_refused_at_start() -> No
 
     with pytest.raises(ConfigError, match="EVENTGATE_DEFAULT_EVENT_NAME is not allowed"):
         check_can_serve(config)
+
+
+@pytest.mark.parametrize(("raw", "linger"), [("0", 0.0), ("0.002", 0.002)])
+def test_the_direct_mode_linger_may_be_zero(raw: str, linger: float) -> None:
+    assert load_config({"EVENTGATE_DIRECT_LINGER": raw})["delivery"]["linger"] == linger
+
+
+@pytest.mark.parametrize("raw", ["-0.001", "soon", "inf"])
+def test_a_negative_or_endless_linger_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="EVENTGATE_DIRECT_LINGER="):
+        load_config({"EVENTGATE_DIRECT_LINGER": raw})
