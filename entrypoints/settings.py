@@ -41,16 +41,6 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_seconds(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError("must be a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise ValueError("must be a positive number of seconds")
-    return value
-
-
 def _seconds(raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -58,6 +48,13 @@ def _seconds(raw: str) -> float:
         raise ValueError("must be a number of seconds") from None
     if not 0 <= value < float("inf"):
         raise ValueError("must be zero or a positive number of seconds")
+    return value
+
+
+def _positive_seconds(raw: str) -> float:
+    value = _seconds(raw)
+    if value == 0:
+        raise ValueError("must be a positive number of seconds")
     return value
 
 
