@@ -35,7 +35,3 @@ class RelayTask:
     @property
     def relay(self) -> OutboxRelay:
         return self._relay
-
-    async def wait(self) -> None:
-        """Until the relay stops by itself (it only does when stopped)."""
-        await asyncio.shield(self._task)

@@ -13,10 +13,9 @@ from adapters.nextauth import (
     decode_session_cookie,
     mint_session_cookie,
 )
+from adapters.nextauth.codec import DEFAULT_MAX_AGE_SECONDS
 from domain.user import User
 from entrypoints.settings import ConfigError, read_variables, session_secrets
-
-DEFAULT_MAX_AGE = 30 * 24 * 3600
 
 
 def add_session_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -30,7 +29,10 @@ def add_session_commands(commands: "argparse._SubParsersAction[argparse.Argument
     mint.add_argument("--email", help="the user's email")
     mint.add_argument("--image", help="the user's image URL (the token's picture)")
     mint.add_argument(
-        "--max-age", type=int, default=DEFAULT_MAX_AGE, help="seconds until it expires (default 30 days)"
+        "--max-age",
+        type=int,
+        default=DEFAULT_MAX_AGE_SECONDS,
+        help="seconds until it expires (default 30 days)",
     )
     mint.add_argument("--cookie-name", help="cookie name (default: the version's plain name)")
     mint.set_defaults(session_command=mint_cookie)

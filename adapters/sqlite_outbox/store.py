@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
-from adapters.event_json import encode_event
+from adapters.event_json import decode_event, encode_event
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
 from application.ports import ClaimedEvent
@@ -118,7 +116,7 @@ class SqliteOutbox:
                     (owner, now + lease_ms, now, now, limit),
                 ).fetchall()
             rows.sort()
-            return [ClaimedEvent(event=_decode(body), attempts=attempts) for _, body, attempts in rows]
+            return [ClaimedEvent(event=decode_event(body), attempts=attempts) for _, body, attempts in rows]
 
         return await self._worker.call(claim)
 
@@ -216,7 +214,11 @@ class SqliteOutbox:
             ).fetchall()
             return [
                 DeadLetter(
-                    id=event_id, name=_decode(body).name, attempts=attempts, reason=reason, failed_at_ms=at
+                    id=event_id,
+                    name=decode_event(body).name,
+                    attempts=attempts,
+                    reason=reason,
+                    failed_at_ms=at,
                 )
                 for event_id, body, attempts, reason, at in rows
             ]
@@ -297,11 +299,6 @@ def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-
-
-def _decode(body: bytes) -> UserEvent:
-    wire = msgspec.json.decode(body)
-    return UserEvent(name=wire["name"], data=wire["data"], id=wire["id"], ts=wire["ts"])
 
 
 async def open_outbox(
