@@ -1,10 +1,14 @@
 """``SqliteOutbox``: the event bus the use case sees in outbox mode, and the store the relay drains.
 
 ``publish`` returns only once the events are committed; the relay later claims them with a lease,
-hands them to the real bus, and records each outcome.
+hands them to the real bus, and records each outcome. With ``sync="normal"`` the short write
+transactions (appends, claims, outcomes) run on the event loop itself (``inline.py``); long ones
+(status, purges, the CLI's commands) and, with ``sync="full"``, every write run in the worker thread.
 """
 
+import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -13,16 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.event_json import decode_event, encode_event
+from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
 from application.ports import ClaimedEvent
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
 
+logger = logging.getLogger(__name__)
+
 FULL_RETRY_AFTER_SECONDS = 5.0
 """What a client is told to wait when the outbox is full or cannot be written."""
 
 _Row = tuple[str, bytes, int, int, int]
+
+PURGE_CHUNK = 5_000
+"""Delivered events forgotten per transaction: other writers wait for one chunk, not for the purge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +84,27 @@ class SqliteOutbox:
         self._next_purge_ms = 0
         self._listeners: list[Callable[[], None]] = []
         self._worker: SqliteWorker[list[_Row]] = SqliteWorker(self._connect, self._append_group)
+        self._inline: InlineWriter[list[_Row]] | None = None
+        if sync == "normal":
+            self._inline = InlineWriter(self._connect, self._append_group_inline, self._worker)
+        self._writes: InlineWriter[list[_Row]] | SqliteWorker[list[_Row]] = self._inline or self._worker
+        self._purge: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Create the file (and its folder) if needed; raises ``sqlite3.Error`` or ``OSError`` if unusable."""
         await self._worker.start()
+        if self._inline is not None:
+            try:
+                await self._inline.open()
+            except BaseException:
+                await self._worker.stop()
+                raise
 
     async def close(self) -> None:
+        if self._purge is not None:
+            await self._purge
+        if self._inline is not None:
+            await self._inline.close()
         await self._worker.stop()
 
     def on_append(self, listener: Callable[[], None]) -> None:
@@ -95,7 +120,7 @@ class SqliteOutbox:
         now = self._clock_ms()
         rows = [(event.id, body, len(body), now, now) for event in events for body in [encode_event(event)]]
         try:
-            await self._worker.append(rows)
+            await self._writes.append(rows)
         except WorkerStopped:
             raise EventBusUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
         for listener in self._listeners:
@@ -118,7 +143,7 @@ class SqliteOutbox:
             rows.sort()
             return [ClaimedEvent(event=decode_event(body), attempts=attempts) for _, body, attempts in rows]
 
-        return await self._worker.call(claim)
+        return await self._writes.call(claim)
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event."""
@@ -131,14 +156,9 @@ class SqliteOutbox:
                     " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
                     (now, json.dumps(list(event_ids))),
                 )
-                if now >= self._next_purge_ms:
-                    self._next_purge_ms = now + 60_000
-                    connection.execute(
-                        "DELETE FROM outbox WHERE state = 'delivered' AND finished_at < ?",
-                        (now - self._retention_ms,),
-                    )
 
-        await self._worker.call(mark)
+        await self._writes.call(mark)
+        self._purge_expired_now_and_then()
 
     async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
         def release(connection: sqlite3.Connection) -> None:
@@ -151,7 +171,7 @@ class SqliteOutbox:
                     [(now + int(delay * 1000), error, now, event_id, owner) for event_id in event_ids],
                 )
 
-        await self._worker.call(release)
+        await self._writes.call(release)
 
     async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
         def bury(connection: sqlite3.Connection) -> None:
@@ -164,7 +184,7 @@ class SqliteOutbox:
                     [(reason, now, now, event_id, owner) for event_id in event_ids],
                 )
 
-        await self._worker.call(bury)
+        await self._writes.call(bury)
 
     async def probe(self) -> str | None:
         """Ready when a write commits: a full disk or a read-only volume shows here first."""
@@ -174,7 +194,7 @@ class SqliteOutbox:
                 connection.execute("UPDATE outbox_heartbeat SET at = ?", (self._clock_ms(),))
 
         try:
-            await self._worker.call(write)
+            await self._writes.call(write)
         except (sqlite3.Error, WorkerStopped) as error:
             return f"the outbox cannot be written ({error})"
         return None
@@ -253,11 +273,44 @@ class SqliteOutbox:
 
         return await self._worker.call(purge)
 
+    def _purge_expired_now_and_then(self) -> None:
+        """Once a minute, forget the events delivered longer ago than the retention, in the thread."""
+        now = self._clock_ms()
+        if now < self._next_purge_ms or self._purge is not None:
+            return
+        self._next_purge_ms = now + 60_000
+        self._purge = asyncio.get_running_loop().create_task(self._purge_expired(now - self._retention_ms))
+
+    async def _purge_expired(self, before_ms: int) -> None:
+        def purge_chunk(connection: sqlite3.Connection) -> int:
+            with _write_transaction(connection):
+                # ``state != 'pending'`` repeats the partial index's condition, which lets SQLite use it.
+                return connection.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_finished"
+                    " WHERE state != 'pending' AND state = 'delivered' AND finished_at < ? LIMIT ?)",
+                    (before_ms, PURGE_CHUNK),
+                ).rowcount
+
+        deleted = PURGE_CHUNK
+        try:
+            while deleted == PURGE_CHUNK:
+                deleted = await self._worker.call(purge_chunk)
+        except (sqlite3.Error, WorkerStopped) as error:
+            logger.warning("delivered events could not be purged (%s); the next purge tries again", error)
+        finally:
+            self._purge = None
+
     def _connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         return connect(str(self._path), self._sync)
 
-    def _append_group(self, connection: sqlite3.Connection, group: list[list[_Row]]) -> list[object]:
+    def _append_group_inline(self, connection: sqlite3.Connection, group: list[list[_Row]]) -> list[object]:
+        """As ``_append_group``, but a lock held elsewhere escapes, for the thread to wait for it."""
+        return self._append_group(connection, group, wait_for_lock=False)
+
+    def _append_group(
+        self, connection: sqlite3.Connection, group: list[list[_Row]], *, wait_for_lock: bool = True
+    ) -> list[object]:
         """One transaction for every append queued together; a request that does not fit is refused alone."""
         outcomes: list[object] = []
         try:
@@ -281,6 +334,8 @@ class SqliteOutbox:
                     events, size = events + len(rows), size + added
                     outcomes.append(None)
         except sqlite3.Error as error:
+            if not wait_for_lock and is_busy(error):
+                raise
             failure = EventBusUnavailable(
                 f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS
             )
