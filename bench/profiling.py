@@ -38,8 +38,11 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("relay: SQLite claim / mark delivered (outbox thread)", ("SqliteWorker._run_call",)),
-    Rule("outbox group commit: INSERT + COMMIT (outbox thread)", ("SqliteWorker._run_group",)),
+    Rule(
+        "relay: SQLite claim / mark delivered",
+        ("SqliteWorker._run_call", "SqliteOutbox.claim.<locals>", "SqliteOutbox.mark_delivered.<locals>"),
+    ),
+    Rule("outbox group commit: INSERT + COMMIT", ("SqliteWorker._run_group", "SqliteOutbox._append_group")),
     Rule("outbox thread: queue wait, wake-ups, GIL hand-off", ("SqliteWorker._serve_jobs",), leaf_only=True),
     Rule(
         "relay: claim, publish to Inngest (httpx), mark (event loop)",

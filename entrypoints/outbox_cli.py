@@ -10,10 +10,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+import uvloop
+
 from adapters.sqlite_outbox.store import SqliteOutbox
 from entrypoints.app import resolve, settle, start_relay
 from entrypoints.command_errors import CommandFailed
 from entrypoints.container import Container
+from entrypoints.heap import freeze_startup_heap
 
 Command = Callable[[Container, argparse.Namespace, TextIO], Awaitable[int]]
 
@@ -52,13 +55,14 @@ def run_outbox_command(container: Container, arguments: argparse.Namespace, out:
         finally:
             await settle(container.shutdown_resources())
 
-    return asyncio.run(run())
+    return uvloop.run(run())
 
 
 async def run_relay(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
     await resolve(container.bus)
     await open_outbox_or_fail(container)
     relay = await start_relay(container)
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
