@@ -68,15 +68,16 @@ class InngestEventBus:
     ) -> None:
         self._client = client
         self._endpoint = endpoint
-        self._url = endpoint.url
+        self._url = httpx.URL(endpoint.url)
         self._retry = retry
         self._limits = limits
         self._clock = clock
         self._new_seed = new_seed
         sdk = f"eventgate:v{importlib.metadata.version('eventgate')}"
-        self._headers = {"content-type": "application/json", "x-inngest-sdk": sdk, "user-agent": sdk}
+        headers = {"content-type": "application/json", "x-inngest-sdk": sdk, "user-agent": sdk}
         if endpoint.env is not None:
-            self._headers["x-inngest-env"] = endpoint.env
+            headers["x-inngest-env"] = endpoint.env
+        self._headers = httpx.Headers(headers)
 
     async def probe(self) -> str | None:
         """Reachable when the event API's origin answers HTTP at all within two seconds."""
@@ -107,7 +108,8 @@ class InngestEventBus:
 
     async def _deliver(self, body: RequestBody, budget: RetryBudget) -> _Failure | None:
         """Send one body until it is accepted, refused for good, or out of attempts or time."""
-        headers = {**self._headers, SEED_HEADER: self._new_seed(self._clock.wall())}
+        headers = self._headers.copy()
+        headers[SEED_HEADER] = self._new_seed(self._clock.wall())
         started = self._clock.monotonic()
         attempts = 0
         while True:
@@ -133,7 +135,7 @@ class InngestEventBus:
             )
             await self._clock.sleep(delay)
 
-    async def _attempt(self, body: RequestBody, headers: dict[str, str], time_left: float) -> _Failure | None:
+    async def _attempt(self, body: RequestBody, headers: httpx.Headers, time_left: float) -> _Failure | None:
         """One request; ``None`` when every event in it was acknowledged."""
         if time_left <= 0:
             return _Failure("no time left before the publish deadline", retryable=True)

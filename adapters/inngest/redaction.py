@@ -2,13 +2,12 @@
 
 The key is a path segment of the event API URL (``/e/{key}``), so any text holding that URL holds
 the secret. httpx logs every request's full URL at INFO on the ``httpx`` logger, which is why the
-HTTP client installs ``RedactEventKeys`` there for as long as it is open.
+HTTP client installs ``RedactEventKeys`` there (and on the other loggers that may write a URL) for
+as long as it is open.
 """
 
 import logging
 import re
-
-import httpx
 
 _EVENT_PATH = re.compile(r"/e/[^/?#\s'\"<>]+")
 _REDACTED_PATH = "/e/***"
@@ -20,13 +19,16 @@ def redact(text: str) -> str:
 
 
 class RedactEventKeys(logging.Filter):
-    """Rewrites log records so that event API URLs in their message or arguments lose their key."""
+    """Rewrites log records so that event API URLs in their message lose their key.
+
+    The message is formatted first and its arguments dropped, since a key may be spread over the
+    format string and an argument (``"POST /e/%s"``), or hidden in an argument of any type.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact(str(arg)) if isinstance(arg, str | httpx.URL) else arg for arg in record.args
-            )
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is still logged, without its arguments
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
         return True

@@ -8,14 +8,16 @@ it; when it handled none the list is ``[""]``, so empty ids mean "not accepted".
 """
 
 import base64
-import secrets
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
 from domain.event import UserEvent
 
 SEED_ENTROPY_BYTES = 10
+SEEDS_PER_DRAW = 400
 
 _encoder = msgspec.json.Encoder()
 
@@ -33,6 +35,40 @@ class EventApiResponse(msgspec.Struct, frozen=True):
 
 
 _decoder = msgspec.json.Decoder(EventApiResponse)
+
+
+class _SeedEntropy:
+    """The seeds' random bytes, from the OS 400 seeds at a time rather than one system call each.
+
+    Like ``secrets.token_bytes`` (which the SDKs use), it reads ``os.urandom``; drawing once per
+    400 seeds spares the event loop's thread a system call per request, and giving the GIL back
+    and waiting for it afterwards while other threads hold it. A forked child starts afresh, so
+    that it never hands out bytes its parent also will. The lock keeps threads from sharing bytes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pieces: Iterator[bytes] = iter(())
+
+    def take(self) -> bytes:
+        with self._lock:
+            piece = next(self._pieces, None)
+            if piece is None:
+                block = os.urandom(SEED_ENTROPY_BYTES * SEEDS_PER_DRAW)
+                self._pieces = (
+                    block[start : start + SEED_ENTROPY_BYTES]
+                    for start in range(0, len(block), SEED_ENTROPY_BYTES)
+                )
+                piece = next(self._pieces)
+            return piece
+
+    def forget(self) -> None:
+        self._lock = threading.Lock()
+        self._pieces = iter(())
+
+
+_seed_entropy = _SeedEntropy()
+os.register_at_fork(after_in_child=_seed_entropy.forget)
 
 
 def encode_event(event: UserEvent) -> bytes:
@@ -58,7 +94,7 @@ def new_event_id_seed(now: float) -> str:
     why a seed lives exactly as long as one request body: every retry reuses it, and two different
     bodies never share it, or their events at equal positions would get equal ids.
     """
-    entropy = base64.b64encode(secrets.token_bytes(SEED_ENTROPY_BYTES)).decode("ascii")
+    entropy = base64.b64encode(_seed_entropy.take()).decode("ascii")
     return f"{int(now * 1000)},{entropy}"
 
 

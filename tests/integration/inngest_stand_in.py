@@ -1,7 +1,8 @@
 """A stand-in for Inngest's event API on a loopback port: it records requests and answers as scripted.
 
 It runs the standard library's threading HTTP server, which lets a script do what a real server or
-network can: answer any status and body, close the connection without answering, or not answer.
+network can: answer any status and body, close the connection without answering, not answer, or
+answer bytes that are not HTTP.
 Unscripted requests are acknowledged the way the real event API does, one id per event.
 """
 
@@ -49,7 +50,14 @@ class Hang:
     seconds: float
 
 
-Step = Reply | Drop | Hang
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Write ``data`` as it is, however malformed an HTTP answer it makes, then close the connection."""
+
+    data: bytes
+
+
+Step = Reply | Drop | Hang | Raw
 
 
 class EventApiStandIn:
@@ -165,7 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
         step = stand_in.answer(request)
         if isinstance(step, Hang):
             stand_in.pause(step.seconds)
-        if isinstance(step, Drop | Hang):
+        if isinstance(step, Raw):
+            self.wfile.write(step.data)
+        if isinstance(step, Drop | Hang | Raw):
             self.close_connection = True
             return
         content = stand_in.acknowledge(request) if step.body is None else step.body

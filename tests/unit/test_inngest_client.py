@@ -8,11 +8,12 @@ import pytest
 from dependency_injector import containers, providers
 
 from adapters.inngest import HttpClientSettings, open_http_client
+from adapters.inngest.client import REDACTED_LOGGERS
 from adapters.inngest.redaction import RedactEventKeys
 
 
-def redaction_filters() -> list[logging.Filter]:
-    return [f for f in logging.getLogger("httpx").filters if isinstance(f, RedactEventKeys)]
+def redaction_filters(logger: str = "httpx") -> list[logging.Filter]:
+    return [f for f in logging.getLogger(logger).filters if isinstance(f, RedactEventKeys)]
 
 
 @pytest.mark.anyio
@@ -28,13 +29,31 @@ async def test_opens_a_client_with_the_settings_and_closes_it_on_exit() -> None:
 
 
 @pytest.mark.anyio
-async def test_redacts_httpx_request_logs_only_while_open() -> None:
-    before = redaction_filters()
+@pytest.mark.parametrize("logger", REDACTED_LOGGERS)
+async def test_redacts_the_logs_that_may_hold_a_url_only_while_open(logger: str) -> None:
+    before = redaction_filters(logger)
 
     async with open_http_client(HttpClientSettings()):
-        assert len(redaction_filters()) == len(before) + 1
+        assert len(redaction_filters(logger)) == len(before) + 1
 
-    assert redaction_filters() == before
+    assert redaction_filters(logger) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("logger", ["asyncio", "aiohttp.client"])
+async def test_an_unclosed_aiohttp_response_reported_by_the_event_loop_shows_no_key(
+    logger: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "evtkey-5eCr3t-0123456789abcdef"
+
+    async with open_http_client(HttpClientSettings()):
+        logging.getLogger(logger).error(
+            "Unclosed response\nclient_response: <ClientResponse(http://inn.gs/e/%s)>", key
+        )
+
+    assert caplog.records
+    assert key not in caplog.text
+    assert "http://inn.gs/e/***" in caplog.text
 
 
 def test_the_settings_make_explicit_httpx_timeouts_and_limits() -> None:

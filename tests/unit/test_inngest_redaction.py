@@ -1,6 +1,7 @@
 """Event keys never reach a log line or a message in the clear."""
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -45,3 +46,31 @@ def test_the_filter_redacts_a_message_without_arguments() -> None:
     RedactEventKeys().filter(record)
 
     assert record.getMessage() == "GET https://inn.gs/e/***"
+
+
+@pytest.mark.parametrize(
+    ("message", "args"),
+    [
+        ("POST https://inn.gs/e/%s", (KEY,)),
+        ("sent to %(url)s", ({"url": f"https://inn.gs/e/{KEY}"},)),
+        ("failed: %r", (ValueError(f"https://inn.gs/e/{KEY}"),)),
+    ],
+    ids=["key-from-an-argument-into-the-path", "mapping-argument", "exception-argument"],
+)
+def test_the_filter_redacts_a_key_however_the_message_is_put_together(message: str, args: Any) -> None:
+    record = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, args, None)
+
+    RedactEventKeys().filter(record)
+
+    assert KEY not in record.getMessage()
+    assert "/e/***" in record.getMessage()
+
+
+def test_the_filter_keeps_a_record_whose_arguments_do_not_fit_its_message() -> None:
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, f"GET /e/{KEY} %d", ("not a number",), None
+    )
+
+    assert RedactEventKeys().filter(record)
+
+    assert record.getMessage() == "GET /e/*** %d"

@@ -2,7 +2,9 @@
 
 import base64
 import json
+import os
 import re
+import warnings
 
 import pytest
 from hypothesis import given
@@ -48,6 +50,31 @@ def test_a_seed_is_unix_millis_and_ten_random_bytes_in_base64() -> None:
 
 def test_every_seed_is_new() -> None:
     assert len({wire.new_event_id_seed(0) for _ in range(100)}) == 100
+
+
+def test_seeds_stay_new_across_several_draws_of_randomness_from_the_os() -> None:
+    count = 3 * wire.SEEDS_PER_DRAW + 7
+
+    assert len({wire.new_event_id_seed(0) for _ in range(count)}) == count
+
+
+def test_a_forked_process_never_repeats_the_seeds_its_parent_will_send() -> None:
+    wire.new_event_id_seed(0)  # the parent now holds drawn bytes it has not used yet
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork() beside threads
+        child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child only
+        os.write(write_end, "\n".join(wire.new_event_id_seed(0) for _ in range(20)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        childs = set(pipe.read().decode().split("\n"))
+    os.waitpid(child, 0)
+
+    parents = {wire.new_event_id_seed(0) for _ in range(20)}
+    assert len(childs) == 20
+    assert not childs & parents
 
 
 def test_decodes_a_success_body() -> None:
