@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from procs import CLOCK_TICKS, BenchError, cpu_seconds, memory_mib
+from procs import CLOCK_TICKS, BenchError, cpu_seconds, process_tree, tree_cpu_seconds, tree_memory_mib
 
 LUA_SCRIPT = Path(__file__).with_name("post.lua")
 RESULT_PREFIX = "BENCH_RESULT "
@@ -103,20 +103,23 @@ def run_wrk(url: str, seconds: float, shape: LoadShape) -> WrkSummary:
 
 @dataclass(frozen=True, slots=True)
 class BusCounters:
-    """The stand-in's counters: requests to the event API and the events they carried."""
+    """The stand-in's counters: requests to the event API, the events they carried, their body bytes."""
 
     requests: int
     events: int
     connections: int
+    bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class LoadRun:
-    """One measured load run against one server process.
+    """One measured load run against one server: its process and any processes it started.
 
-    ``other_load_cores`` is CPU the machine spent on processes the benchmark did not start (busy
-    time from ``/proc/stat`` minus the server, the stand-in, wrk and the driver), in cores: when it is
-    not near 0 someone else was using the machine and the figures are low.
+    ``cpu_seconds`` and ``rss_mib_after`` add up the server's process tree (every thread of each
+    process; ``server_processes`` says how many there were). ``other_load_cores`` is CPU the machine
+    spent on processes the benchmark did not start (busy time from ``/proc/stat`` minus the server,
+    the stand-in, wrk and the driver), in cores: when it is not near 0 someone else was using the
+    machine and the figures are low.
     """
 
     requests: int
@@ -132,6 +135,7 @@ class LoadRun:
     cpu_seconds: float
     cpu_us_per_request: float
     rss_mib_after: float
+    server_processes: int
     bus_events: int
     bus_requests: int
     bus_connections: int
@@ -167,7 +171,7 @@ class Snapshot:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         own = resource.getrusage(resource.RUSAGE_SELF)
         return cls(
-            server_cpu=cpu_seconds(probe.server_pid),
+            server_cpu=tree_cpu_seconds(probe.server_pid),
             stand_in_cpu=cpu_seconds(probe.stand_in_pid),
             children_cpu=children.ru_utime + children.ru_stime,
             own_cpu=own.ru_utime + own.ru_stime,
@@ -229,10 +233,13 @@ def measure_run(probe: Probe, url: str, seconds: float, shape: LoadShape) -> Loa
     before = Snapshot.take(probe)
     summary = run_wrk(url, seconds, shape)
     after = Snapshot.take(probe)
-    return summarise(summary, before, after, memory_mib(probe.server_pid))
+    processes = len(process_tree(probe.server_pid))
+    return summarise(summary, before, after, tree_memory_mib(probe.server_pid), processes)
 
 
-def summarise(summary: WrkSummary, before: Snapshot, after: Snapshot, rss_mib: float) -> LoadRun:
+def summarise(
+    summary: WrkSummary, before: Snapshot, after: Snapshot, rss_mib: float, processes: int = 1
+) -> LoadRun:
     seconds = summary.duration_us / 1e6
     latency = summary.latency_us
     server = after.server_cpu - before.server_cpu
@@ -254,6 +261,7 @@ def summarise(summary: WrkSummary, before: Snapshot, after: Snapshot, rss_mib: f
         cpu_seconds=round(server, 2),
         cpu_us_per_request=round(server / summary.requests * 1e6, 1) if summary.requests else 0.0,
         rss_mib_after=round(rss_mib, 1),
+        server_processes=processes,
         bus_events=events,
         bus_requests=after.bus.requests - before.bus.requests,
         bus_connections=after.bus.connections - before.bus.connections - 1,  # less the /stats read

@@ -43,12 +43,66 @@ class Started:
             return ""
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name: ``fields[0]`` is proc(5)'s field 3 (the state)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process (all its threads) so far, from ``/proc/<pid>/stat``."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    fields = _stat_fields(pid)
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5); 3 is fields[0]
     return (utime + stime) / CLOCK_TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live process descending from it (a server's workers, a Node.js server's helpers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry.name))[1])
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, ()))
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of ``pid`` and its descendants, all threads, and of the children they reaped.
+
+    Per live process: user + system time (proc(5) fields 14, 15) plus that of its waited-for
+    children (fields 16, 17), so a worker that ended and was reaped still counts, once.
+    """
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            if member == pid:
+                raise
+            continue
+        total += sum(int(value) for value in fields[11:15])
+    return total / CLOCK_TICKS
+
+
+def tree_memory_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, in MiB (pages they share count in each of them)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += memory_mib(member)
+        except (OSError, BenchError):
+            if member == pid:
+                raise
+    return total
 
 
 def memory_mib(pid: int, field: str = "VmRSS") -> float:

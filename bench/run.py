@@ -4,10 +4,11 @@ Starts a fast Inngest event API stand-in, mints a real NextAuth v4 cookie, then 
 starts one server process on 127.0.0.1, warms it up and drives it with wrk (``POST /api``, the
 cookie, a small JSON body). Prints one table and writes ``bench/results/<UTC time>.json``.
 
-Scenarios: ``ceiling`` (a bare Litestar handler, ``bench/ceiling_app.py``), ``outbox`` (the
-default delivery, run several times back to back against one process to watch its memory, then
-profiled), ``direct`` (publish to Inngest inside the request) and ``drain`` (``eventgate relay``
-emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
+Scenarios: ``ceiling`` (a bare Litestar handler, ``bench/ceiling_app.py``), ``nextjs`` (the
+original Next.js route eventgate replaces, ``bench/nextjs/``, served by ``next start``: the baseline
+of issue 7's targets), ``outbox`` (the default delivery, run several times back to back against one
+process to watch its memory, then profiled), ``direct`` (publish to Inngest inside the request) and
+``drain`` (``eventgate relay`` emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
 """
 
 import argparse
@@ -39,6 +40,7 @@ from load import (
     run_wrk,
     start_wrk,
 )
+from nextjs import prepare as nextjs_app
 from procs import (
     LOOPBACK,
     BenchError,
@@ -49,6 +51,7 @@ from procs import (
     memory_mib,
     read_ready_line,
     started,
+    tree_memory_mib,
     wait_until,
 )
 from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, thread_cpu
@@ -56,7 +59,8 @@ from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SECRET = "eventgate-bench-secret-never-use-in-production"  # noqa: S105 - signs throwaway bench cookies
-SCENARIOS = ("ceiling", "outbox", "direct", "drain")
+SCENARIOS = ("ceiling", "nextjs", "outbox", "direct", "drain")  # the order they run in
+BENCH_USER = {"name": "Bench User", "email": "bench@example.com"}  # the session's user, as NextAuth shows it
 INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
 UNREACHABLE_RATE = "1000000000/1"
 
@@ -67,6 +71,9 @@ class Settings:
     results: Path
     seconds: float = 20.0
     warmup: float = 5.0
+    # Node.js compiles its hot code as it runs: at this load the Next.js route's CPU per request falls
+    # from ~3.9 ms in the first 5 s to a steady ~1.6 ms after ~10 s, so it is warmed up for longer.
+    nextjs_warmup: float = 20.0
     connections: int = 32
     threads: int = 2
     leak_runs: int = 3
@@ -155,7 +162,9 @@ class StandIn:
     def counters(self) -> BusCounters:
         answer = http_request(self.port, "GET", "/stats")
         parsed = json.loads(answer.body)
-        return BusCounters(parsed["requests"], parsed["events"], parsed["connections"])
+        return BusCounters(
+            parsed["requests"], parsed["events"], parsed["connections"], parsed.get("bytes", 0)
+        )
 
 
 class Bench:
@@ -184,7 +193,7 @@ class Bench:
     def mint_cookie(self) -> str:
         """A real next-auth v4 session cookie, made by ``eventgate session mint``."""
         env = {**self.base_env(), "NEXTAUTH_SECRET": SECRET}
-        user = ["--name", "Bench User", "--email", "bench@example.com"]
+        user = ["--name", BENCH_USER["name"], "--email", BENCH_USER["email"]]
         command = [self.settings.eventgate, "session", "mint", *user]
         completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
         if completed.returncode != 0 or "=" not in completed.stdout:
@@ -244,8 +253,8 @@ class Bench:
 
     # --- load ------------------------------------------------------------------------------------
 
-    def warm_up(self, url: str) -> None:
-        summary = run_wrk(url, self.settings.warmup, self.shape)
+    def warm_up(self, url: str, seconds: float) -> None:
+        summary = run_wrk(url, seconds, self.shape)
         if summary.failed:
             raise BenchError(
                 f"the warm-up against {url} had errors {summary.errors}; one request now: {self._probe(url)}"
@@ -319,16 +328,73 @@ class Bench:
             result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
             return result
 
-    def _serve_scenario(
-        self, name: str, running: Started, command: Sequence[str], runs: int
-    ) -> ScenarioResult:
-        url = api_url(command)
-        idle = round(memory_mib(running.pid), 1)
+    def nextjs(self) -> ScenarioResult:
+        """The original route: ``next start`` of ``bench/nextjs/`` (``prepare`` built it), measured alike."""
+        port = free_port()
+        command = nextjs_app.start_command(port)
+        env = nextjs_app.environment(self.base_env(), secret=SECRET, bus_url=self.stand_in.url, port=port)
+        with self.server("nextjs", command, env) as running:
+            checked = self._check_nextjs_user(port)
+            warmup = self.settings.nextjs_warmup
+            result = self._serve_scenario("nextjs", running, command, runs=1, warmup=warmup)
+            result.notes["user_check"] = checked
+            result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
+            return result
+
+    def _check_nextjs_user(self, port: int) -> dict[str, Any]:
+        """NextAuth reads the bench's cookie as the bench user, and the event the SDK sends carries it.
+
+        The stand-in counts body bytes: the event of a request with the cookie must be longer than an
+        anonymous request's (which the original route sends too, with no user) by exactly
+        ``"user":{...}``.
+        """
+        answer = http_request(port, "GET", "/api/auth/session", headers={"cookie": self.shape.cookie})
+        session = json.loads(answer.body) if answer.status == 200 else {}
+        if not isinstance(session, dict) or session.get("user") != BENCH_USER:
+            raise BenchError(
+                f"NextAuth did not read the bench's cookie as {BENCH_USER}: "
+                f"GET /api/auth/session answered {answer.status} {answer.body[:300]!r}"
+            )
+        with_user = self._event_bytes(port, self.shape.cookie)
+        anonymous = self._event_bytes(port, None)
+        expected = len('"user":' + json.dumps(BENCH_USER, separators=(",", ":")))
+        if with_user - anonymous != expected:
+            raise BenchError(
+                f"the event of a signed-in request took {with_user} bytes at the stand-in and an anonymous "
+                f"one {anonymous}: not the {expected} bytes of the user more"
+            )
         print(
-            f"{name}: pid {running.pid}, idle RSS {idle} MiB; warming up {self.settings.warmup:.0f} s",
+            f"nextjs: NextAuth reads the cookie as {BENCH_USER}; the event carries the user "
+            f"({with_user} bytes at the stand-in, {anonymous} without the cookie)",
             flush=True,
         )
-        self.warm_up(url)
+        return {
+            "session_user": BENCH_USER,
+            "event_bytes_signed_in": with_user,
+            "event_bytes_anonymous": anonymous,
+        }
+
+    def _event_bytes(self, port: int, cookie: str | None) -> int:
+        """The body bytes the stand-in received for one ``POST /api`` (which must send one event)."""
+        headers = {"content-type": "application/json", **({"cookie": cookie} if cookie else {})}
+        before = self.stand_in.counters()
+        answer = http_request(port, "POST", "/api", body=self.shape.body.encode(), headers=headers)
+        after = self.stand_in.counters()
+        if answer.status != 200 or after.events - before.events != 1:
+            raise BenchError(
+                f"POST /api {'with' if cookie else 'without'} the cookie answered {answer.status} "
+                f"{answer.body[:300]!r} and sent {after.events - before.events} events"
+            )
+        return after.bytes - before.bytes
+
+    def _serve_scenario(
+        self, name: str, running: Started, command: Sequence[str], runs: int, warmup: float | None = None
+    ) -> ScenarioResult:
+        url = api_url(command)
+        idle = round(tree_memory_mib(running.pid), 1)
+        warmup = self.settings.warmup if warmup is None else warmup
+        print(f"{name}: pid {running.pid}, idle RSS {idle} MiB; warming up {warmup:.0f} s", flush=True)
+        self.warm_up(url, warmup)
         measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}") for n in range(runs)]
         return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured)
 
@@ -450,11 +516,15 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
     began = time.monotonic()
     described = machine.describe(REPO, settings.venv_bin, settings.py_spy)
     patience = Patience(settings.patience)
-    print("bench: checking that the machine is quiet", flush=True)
-    described["busy_cores_before_start"] = patience.wait_for_quiet(30)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="eventgate-bench-") as scratch:
         workdir = Path(scratch)
+        if "nextjs" in settings.scenarios:
+            described["nextjs"], failure = prepare_nextjs(workdir)
+            if failure is not None:
+                results["nextjs"] = failure
+        print("bench: checking that the machine is quiet", flush=True)
+        described["busy_cores_before_start"] = patience.wait_for_quiet(30)
         with source_tree(settings.ref, workdir) as (code_env, measured):
             described["measured"] = measured
             with stand_in_started(settings, workdir) as stand_in:
@@ -467,7 +537,8 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
                     patience=patience,
                 )
                 for name in settings.scenarios:
-                    results[name] = run_scenario(bench, name)
+                    if name not in results:
+                        results[name] = run_scenario(bench, name)
     return {
         "started_at": stamp,
         "elapsed_seconds": round(time.monotonic() - began, 1),
@@ -475,6 +546,7 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
         "settings": {
             "seconds": settings.seconds,
             "warmup_seconds": settings.warmup,
+            "nextjs_warmup_seconds": settings.nextjs_warmup,
             "connections": settings.connections,
             "threads": settings.threads,
             "outbox_runs": settings.leak_runs,
@@ -487,9 +559,33 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
     }
 
 
+def prepare_nextjs(workdir: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Install and build the original route's app when needed: (what the machine JSON records, and
+    the scenario's result if it cannot run)."""
+    try:
+        prepared = nextjs_app.prepare(workdir)
+    except BenchError as error:
+        print(f"nextjs: NOT MEASURED: {error}", file=sys.stderr, flush=True)
+        return {"error": str(error), "versions": nextjs_app.installed_versions()}, {"error": str(error)}
+    print(
+        f"nextjs: Node.js {prepared.node}, "
+        + ", ".join(f"{name} {version}" for name, version in prepared.versions.items())
+        + f"; npm ci {'cached' if prepared.install_cached else f'{prepared.install_seconds} s'}, "
+        f"next build {'cached' if prepared.build_cached else f'{prepared.build_seconds} s'}",
+        flush=True,
+    )
+    return prepared.to_json(), None
+
+
 def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
     if name == "ceiling":
         return bench.ceiling().to_json()
+    if name == "nextjs":
+        try:
+            return bench.nextjs().to_json()
+        except BenchError as error:  # the baseline failing leaves the other scenarios worth running
+            print(f"nextjs: NOT MEASURED: {error}", file=sys.stderr, flush=True)
+            return {"error": str(error)}
     if name == "outbox":
         return bench.served("outbox", runs=bench.settings.leak_runs).to_json()
     if name == "direct":
@@ -504,6 +600,9 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where the JSON goes")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each measured run")
     parser.add_argument("--warmup", type=float, default=5.0, help="warm-up before measuring a server")
+    parser.add_argument(
+        "--nextjs-warmup", type=float, default=20.0, help="warm-up of the Next.js route (Node.js's JIT)"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--outbox-runs", type=int, default=3, help="back-to-back outbox runs (leak check)")
@@ -536,15 +635,17 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         help="extra environment for the servers, repeatable (e.g. EVENTGATE_RELAY_BATCH_SIZE=5000)",
     )
     arguments = parser.parse_args(argv)
-    scenarios = tuple(name for name in arguments.scenarios.split(",") if name)
-    unknown = set(scenarios) - set(SCENARIOS)
+    asked = {name for name in arguments.scenarios.split(",") if name}
+    unknown = asked - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    scenarios = tuple(name for name in SCENARIOS if name in asked)  # the baselines first
     return Settings(
         venv_bin=arguments.venv.resolve() / "bin",
         results=arguments.results,
         seconds=arguments.seconds,
         warmup=arguments.warmup,
+        nextjs_warmup=arguments.nextjs_warmup,
         connections=arguments.connections,
         threads=arguments.threads,
         leak_runs=arguments.outbox_runs,
