@@ -1,10 +1,10 @@
 """The transport under the ``httpx.AsyncClient``: aiohttp's connection pool, through ``httpx-aiohttp``.
 
-httpx's default transport (httpcore, h11, anyio) costs about 330 µs of CPU per request on top of the
-client's own work with one request at a time, and over 1 ms once 32 run at once, most of it in
-httpcore's pool and anyio's locks and cancel scopes (encode/httpx#3215); aiohttp's costs about
-150 µs and stays there under concurrency (``bench/transport.py``). The ``httpx.AsyncClient`` on
-top is unchanged: request building, timeouts per request, and the response are httpx's.
+httpx's default transport (httpcore, h11, anyio) costs about 340 µs of CPU per request beyond the
+client's own work with one request at a time, and about 1,100 µs with 32 at once, most of it in
+httpcore's pool and anyio's locks and cancel scopes (encode/httpx#3215); this one costs about
+140 µs, and no more under concurrency (``bench/transport.py``). The ``httpx.AsyncClient`` on top
+is unchanged: request building, timeouts per request, and the response are httpx's.
 
 ``httpx-aiohttp`` maps aiohttp's errors to httpx's only in part: a malformed response escapes as
 an ``aiohttp.ClientResponseError``, which is no ``httpx.RequestError`` and whose message holds the
@@ -113,13 +113,16 @@ class EventApiTransport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
-        try:
-            async with asyncio.timeout(timeout.get("pool")):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(
-                "no connection became free within the pool timeout", request=request
-            ) from None
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(timeout.get("pool")):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(
+                    "no connection became free within the pool timeout", request=request
+                ) from None
+        else:
+            await self._slots.acquire()  # a slot is free: taken at once, no timer needed
         try:
             # httpx-aiohttp hands aiohttp the pool timeout as the bound on getting a connection.
             request.extensions = {
