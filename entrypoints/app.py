@@ -26,7 +26,7 @@ from entrypoints.health import Readiness, healthz, readyz
 from entrypoints.metrics import OutboxStatusReader, instrument, metrics_handler
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
-from entrypoints.request_guards import OriginPolicy, request_guards
+from entrypoints.request_guards import OriginPolicy, request_check
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ def create_app(container: Container) -> Litestar:
     api = Router(
         path="/",
         route_handlers=[record_event],
-        guards=request_guards(OriginPolicy(allowed_origins)),
+        before_request=request_check(OriginPolicy(allowed_origins)),
         dependencies={"record_user_event": Provide(provide_record_user_event, sync_to_thread=False)},
     )
     metrics = container.metrics()
