@@ -9,21 +9,20 @@ from typing import TypeVar, cast
 from dependency_injector import providers
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.types import Message, Scope
 
 from adapters.coalescing import CoalescingEventBus
 from adapters.metrics import Metrics
 from adapters.sqlite_outbox.store import OutboxStatus
 from application.record_user_event import RecordUserEvent
-from entrypoints.access_log import AccessLog, RequestOutcome
+from entrypoints.access_log import log_exchange
 from entrypoints.api import record_event
 from entrypoints.container import Container
+from entrypoints.edge import Exchange, observe_at_the_edge
 from entrypoints.health import Readiness, healthz, readyz
-from entrypoints.metrics import OutboxStatusReader, instrument, metrics_handler
+from entrypoints.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
 from entrypoints.request_guards import OriginPolicy, request_check
@@ -108,14 +107,12 @@ def create_app(container: Container) -> Litestar:
         plugins=[ProblemDetailsPlugin(problem_details_config(config.http.max_body_bytes()))],
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[resources],
-        before_send=[add_security_headers],
         cors_config=cors_config(allowed_origins),
         request_max_body_size=config.http.max_body_bytes(),
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),
         logging_config=None,
     )
-    app.asgi_handler = AccessLog(app.asgi_handler, observe=count_api_outcomes(metrics))
-    return instrument(app, metrics)
+    return observe_at_the_edge(app, count_api_outcomes(metrics), log_exchange, HttpRequestMetrics(metrics))
 
 
 def read_outbox_status(container: Container) -> OutboxStatusReader:
@@ -125,24 +122,16 @@ def read_outbox_status(container: Container) -> OutboxStatusReader:
     return read
 
 
-def count_api_outcomes(metrics: Metrics) -> Callable[[RequestOutcome], None]:
+def count_api_outcomes(metrics: Metrics) -> Callable[[Exchange], None]:
     """Events accepted and refused, by reason, counted from what ``POST /api`` answered."""
 
-    def count(outcome: RequestOutcome) -> None:
-        if outcome.method == "POST" and outcome.path == "/api":
+    def count(exchange: Exchange) -> None:
+        if exchange.method == "POST" and exchange.path == "/api":
             metrics.record_outcome(
-                outcome.status, outcome.problem_type, events=max(1, len(outcome.event_ids))
+                exchange.status, exchange.problem_type, events=max(1, len(exchange.event_ids or ()))
             )
 
     return count
-
-
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """Every answer, errors included: never cached (it is per user), never sniffed as another type."""
-    if message["type"] == "http.response.start":
-        headers = MutableScopeHeaders.from_message(message)
-        headers["cache-control"] = "no-store"
-        headers["x-content-type-options"] = "nosniff"
 
 
 def cors_config(allowed_origins: list[str]) -> CORSConfig | None:

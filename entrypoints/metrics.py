@@ -1,25 +1,24 @@
 """``GET /metrics`` and the HTTP request metrics, for the app factory to wire in.
 
-- ``instrument(app, metrics)`` times every HTTP request the app answers, 404s and 405s included;
+- ``HttpRequestMetrics(metrics)`` counts and times every HTTP request the edge saw, 404s and 405s included;
 - ``metrics_handler(registry, outbox_status)`` is the ``GET /metrics`` route handler;
 - ``Metrics.record_outcome(status, problem_type)`` counts what a ``POST /api`` came to.
 """
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterator
 
-from litestar import Litestar, Response, get
-from litestar.enums import MediaType, ScopeType
+from litestar import Response, get
+from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 
 from adapters.metrics.outbox_collector import OutboxStatusCollector
 from adapters.metrics.registry import Metrics
 from adapters.sqlite_outbox.store import OutboxStatus
+from entrypoints.edge import Exchange
 
 logger = logging.getLogger(__name__)
 
@@ -32,70 +31,32 @@ STATUS_TIMEOUT_SECONDS = 5.0
 OutboxStatusReader = Callable[[], Awaitable[OutboxStatus]]
 
 
-class HttpMetricsMiddleware:
-    """Pure ASGI middleware: counts each HTTP request by route, method and status, and times it.
+class HttpRequestMetrics:
+    """Counts each HTTP request the edge saw by route, method and status, and times it.
 
-    The route is Litestar's path template (``/items/{item_id}``), read from the scope once the app
-    has routed the request, so label values stay as few as the routes; a request no route took is
-    ``unmatched``, and a method outside HTTP's own is ``OTHER``. The time runs until the app has
-    finished answering. A request that fails before answering counts as a 500, as the server
-    answers it.
-
-    Wrapped around the whole app (``instrument``) it sees every request; as Litestar middleware
-    (``DefineMiddleware(HttpMetricsMiddleware, metrics=...)``) it sees only routed ones.
+    The route is Litestar's path template (``/items/{item_id}``), so label values stay as few as
+    the routes; a request no route took is ``unmatched``, and a method outside HTTP's own is
+    ``OTHER``. The time runs until the app has finished answering.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, *, clock: Callable[[], float] = time.perf_counter):
-        self._app = app
+    def __init__(self, metrics: Metrics) -> None:
         self._requests = metrics.http_requests
         self._duration = metrics.http_request_duration
-        self._clock = clock
         self._recorders: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self._app(scope, receive, send)
-            return
-        started = self._clock()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_noting_status)
-        finally:
-            self._record(scope, status, self._clock() - started)
-
-    def _record(self, scope: HTTPScope, status: int, seconds: float) -> None:
-        route = scope.get("path_template") or UNMATCHED_ROUTE
-        method: str = scope["method"]
-        if method not in KNOWN_METHODS:
-            method = OTHER_METHOD
-        key = (route, method, status)
+    def __call__(self, exchange: Exchange) -> None:
+        route = exchange.route or UNMATCHED_ROUTE
+        method = exchange.method if exchange.method in KNOWN_METHODS else OTHER_METHOD
+        key = (route, method, exchange.status)
         recorders = self._recorders.get(key)
         if recorders is None:
             recorders = self._recorders[key] = (
-                self._requests.labels(route, method, status).inc,
+                self._requests.labels(route, method, exchange.status).inc,
                 self._duration.labels(route, method).observe,
             )
         count, observe = recorders
         count()
-        observe(seconds)
-
-
-def instrument(app: Litestar, metrics: Metrics) -> Litestar:
-    """Time every request ``app`` answers, including those no route takes.
-
-    Litestar runs middleware given to it only for routed requests, so the HTTP metrics middleware
-    wraps the app's request handler instead: inside the lifespan handling, outside routing, CORS and
-    the exception handlers, so the status it sees is the one sent. Call it once per app.
-    """
-    app.asgi_handler = HttpMetricsMiddleware(app.asgi_handler, metrics)
-    return app
+        observe(exchange.seconds)
 
 
 class _Scrape:

@@ -172,3 +172,13 @@ async def test_every_answer_is_uncacheable_and_never_sniffed(
     assert response.status_code == status
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_answers_no_route_took_are_uncacheable_and_never_sniffed_too(app_for: AppFor) -> None:
+    async with AsyncTestClient(app=app_for()) as client:
+        not_found, wrong_method = await client.get("/no/such/page"), await client.get("/api")
+
+    for response, status in [(not_found, 404), (wrong_method, 405)]:
+        assert response.status_code == status
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"

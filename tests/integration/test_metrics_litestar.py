@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 from litestar import Litestar, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath
 from litestar.testing import AsyncTestClient
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -15,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.metrics.registry import Metrics
 from adapters.sqlite_outbox.store import OutboxStatus, SqliteOutbox
 from domain.event import UserEvent
-from entrypoints.metrics import HttpMetricsMiddleware, OutboxStatusReader, instrument, metrics_handler
+from entrypoints.edge import observe_at_the_edge
+from entrypoints.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,7 @@ def make_app(
         dependencies={"metrics": Provide(lambda: metrics, sync_to_thread=False)},
         logging_config=None,
     )
-    return instrument(app, metrics)
+    return observe_at_the_edge(app, HttpRequestMetrics(metrics))
 
 
 def samples(body: str) -> Samples:
@@ -163,21 +163,3 @@ async def test_an_outbox_too_slow_to_answer_leaves_out_its_gauges_without_holdin
 
     assert response.status_code == 200
     assert "eventgate_outbox_" not in response.text
-
-
-async def test_as_litestar_middleware_it_counts_only_routed_requests() -> None:
-    registry = CollectorRegistry()
-    metrics = Metrics(registry)
-    app = Litestar(
-        route_handlers=[read_item, metrics_handler(registry)],
-        middleware=[DefineMiddleware(HttpMetricsMiddleware, metrics=metrics)],
-        logging_config=None,
-    )
-
-    async with AsyncTestClient(app=app) as client:
-        await client.get("/items/1")
-        await client.get("/no/such/page")
-        scraped = samples((await client.get("/metrics")).text)
-
-    assert requests(scraped, "/items/{item_id}", "GET", 200) == 1
-    assert requests(scraped, "unmatched", "GET", 404) is None
