@@ -18,7 +18,7 @@ from adapters.metrics import Metrics
 from adapters.sqlite_outbox.store import OutboxStatus
 from application.record_user_event import RecordUserEvent
 from entrypoints.access_log import log_exchange
-from entrypoints.api import record_event
+from entrypoints.api import record_event_handler
 from entrypoints.container import Container
 from entrypoints.edge import Exchange, observe_at_the_edge
 from entrypoints.health import Readiness, healthz, readyz
@@ -95,9 +95,8 @@ def create_app(container: Container) -> Litestar:
     allowed_origins = list(config.http.allowed_origins())
     api = Router(
         path="/",
-        route_handlers=[record_event],
+        route_handlers=[record_event_handler(provide_record_user_event)],
         before_request=request_check(OriginPolicy(allowed_origins)),
-        dependencies={"record_user_event": Provide(provide_record_user_event, sync_to_thread=False)},
     )
     metrics = container.metrics()
     outbox_status = read_outbox_status(container) if config.delivery.mode() == "outbox" else None

@@ -47,6 +47,12 @@ def test_accepts_data_nested_exactly_to_the_limit() -> None:
     assert json_depth(decode_record_event_request(body).data) == MAX_JSON_DEPTH
 
 
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    text = "[{" * MAX_JSON_DEPTH
+
+    assert decode_record_event_request(b'{"data": ["' + text.encode() + b'"]}').data == [text]
+
+
 @pytest.mark.parametrize(
     ("value", "depth"), [(1, 0), ([], 1), ({}, 1), ([[1]], 2), ({"a": [{"b": {}}]}, 4), ([1, [2, [3]]], 3)]
 )
