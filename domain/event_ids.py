@@ -16,7 +16,8 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3f0e-8a4b-5c2e-9d7a-3b5e1c0f2a94")
 class _RandomPool:
     """Random bytes from the OS drawn 4 KiB at a time: one system call per 409 ids, not one per id.
 
-    The lock keeps two threads from ever being handed the same bytes.
+    The lock keeps two threads from ever being handed the same bytes, and a forked child starts
+    with an empty pool, so that it never hands out bytes its parent also will.
     """
 
     def __init__(self, size: int = 4096) -> None:
@@ -32,8 +33,12 @@ class _RandomPool:
             start, self._offset = self._offset, self._offset + count
             return self._buffer[start : self._offset]
 
+    def forget(self) -> None:
+        self._buffer, self._offset, self._lock = b"", 0, threading.Lock()
+
 
 _random = _RandomPool()
+os.register_at_fork(after_in_child=_random.forget)
 
 
 def new_event_id() -> str:
