@@ -22,6 +22,7 @@ from entrypoints.api import record_event_handler
 from entrypoints.container import Container
 from entrypoints.edge import Exchange, observe_at_the_edge
 from entrypoints.health import Readiness, healthz, readyz
+from entrypoints.heap import freeze_startup_heap
 from entrypoints.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 from entrypoints.problems import problem_details_config, unexpected_error_handler
 from entrypoints.relay_task import RelayTask
@@ -48,12 +49,14 @@ async def start_relay(container: Container) -> RelayTask:
     return RelayTask(await resolve(container.relay), await resolve(container.outbox))
 
 
-def create_app(container: Container) -> Litestar:
+def create_app(container: Container, *, freeze_heap_after_start: bool = False) -> Litestar:
     """An app whose handlers get their use cases from ``container``; its lifespan owns the resources.
 
     Start-up opens only what the configured delivery needs (the outbox, the bus's HTTP client)
     and, in outbox mode, starts the relay; shutdown lets the relay drain for the grace period,
     closes everything, and forgets what cannot be started twice, so that the app can start again.
+    A server process freezes its heap once started (``heap.freeze_startup_heap``); a test process,
+    which starts many apps, does not.
     """
     config = container.config
     readiness = Readiness()
@@ -75,6 +78,8 @@ def create_app(container: Container) -> Litestar:
                     readiness.add("relay", relay.relay)
             else:
                 readiness.add("event_bus", event_bus)
+            if freeze_heap_after_start:
+                freeze_startup_heap()
             yield
         finally:
             if relay is not None:
@@ -82,7 +87,8 @@ def create_app(container: Container) -> Litestar:
             if coalescer is not None:
                 await coalescer.close()
             await settle(container.shutdown_resources())
-            container.direct_bus.reset()
+            for holds_a_closed_resource in (container.inngest_bus, container.bus, container.direct_bus):
+                holds_a_closed_resource.reset()
             container.relay.reset()
 
     use_case: list[RecordUserEvent] = []

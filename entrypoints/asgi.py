@@ -16,4 +16,4 @@ def app() -> Litestar:
     """
     container = build_container(os.environ)
     configure_logging(container.config.logging.level(), container.config.logging.format())
-    return create_app(container)
+    return create_app(container, freeze_heap_after_start=True)

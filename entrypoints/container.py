@@ -63,16 +63,16 @@ class Container(containers.DeclarativeContainer):
     metrics_registry = providers.Singleton(build_registry)
     metrics = providers.Singleton(Metrics, registry=metrics_registry)
 
+    inngest_bus = providers.Singleton(
+        InngestEventBus,
+        client=http_client,
+        endpoint=inngest_settings.provided.endpoint,
+        retry=inngest_settings.provided.retry,
+        limits=inngest_settings.provided.limits,
+    )
+
     bus_backend = providers.Selector(
-        config.event_bus.backend,
-        inngest=providers.Singleton(
-            InngestEventBus,
-            client=http_client,
-            endpoint=inngest_settings.provided.endpoint,
-            retry=inngest_settings.provided.retry,
-            limits=inngest_settings.provided.limits,
-        ),
-        memory=providers.Singleton(InMemoryEventBus),
+        config.event_bus.backend, inngest=inngest_bus, memory=providers.Singleton(InMemoryEventBus)
     )
 
     bus = providers.Singleton(
