@@ -66,8 +66,18 @@ RULES: tuple[Rule, ...] = (
     Rule("Inngest publish in the request (httpx)", ("adapters/inngest/", "httpx/", "httpcore/")),
     Rule("use case and domain, other", ("application/", "domain/")),
     Rule(
-        "handler: request.body(), cookies, headers, other",
-        ("entrypoints/api.py", "entrypoints/problems.py", "entrypoints/request_body.py"),
+        "handler: request.body(), cookies, headers, answer",
+        (
+            "entrypoints/api.py",
+            "entrypoints/problems.py",
+            "entrypoints/request_body.py",
+            "entrypoints/request_guards.py",
+            "entrypoints/json_answer.py",
+        ),
+    ),
+    Rule(
+        "edge: request id, headers, HTTP metrics, access log",
+        ("entrypoints/edge.py", "entrypoints/access_log.py", "entrypoints/metrics.py", "prometheus_client/"),
     ),
     Rule("Litestar: routing, kwargs, response encode and send", ("litestar/",)),
     Rule("uvicorn + httptools (HTTP parsing, ASGI glue)", ("uvicorn/",)),
