@@ -23,6 +23,8 @@ class BatchOutcome:
     retried: int = 0
     dead: int = 0
     pause: float = 0.0
+    full: bool = False
+    """A whole batch was claimed: more events may be waiting already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,9 @@ class DeliverOutboxEvents:
             logger.exception("the event bus failed unexpectedly; the batch will be retried")
             return await self._retry_rest(claimed, (), attempts, f"unexpected error: {error!r}", None)
         await self._mark_delivered([event.id for event in events])
-        return BatchOutcome(claimed=len(claimed), delivered=len(claimed))
+        return BatchOutcome(
+            claimed=len(claimed), delivered=len(claimed), full=len(claimed) >= self._batch_size
+        )
 
     async def _retry_rest(
         self,

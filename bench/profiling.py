@@ -77,8 +77,16 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "edge: request id, headers, HTTP metrics, access log",
-        ("entrypoints/edge.py", "entrypoints/access_log.py", "entrypoints/metrics.py", "prometheus_client/"),
+        (
+            "request_id_from",
+            "_answer_headers",
+            "entrypoints/access_log.py",
+            "entrypoints/metrics.py",
+            "prometheus_client/",
+            "count_api_outcomes",
+        ),
     ),
+    Rule("edge: request id, headers, HTTP metrics, access log", ("entrypoints/edge.py",), leaf_only=True),
     Rule("Litestar: routing, kwargs, response encode and send", ("litestar/",)),
     Rule("uvicorn + httptools (HTTP parsing, ASGI glue)", ("uvicorn/",)),
 )

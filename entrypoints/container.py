@@ -97,6 +97,7 @@ class Container(containers.DeclarativeContainer):
 
     relay = providers.Singleton(
         OutboxRelay,
+        gather_interval=config.relay.gather_seconds,
         stuck_after=providers.Callable(
             relay_stuck_after, retry_cap=config.relay.retry_cap, lease_seconds=config.relay.lease_seconds
         ),

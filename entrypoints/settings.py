@@ -335,6 +335,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Most events the relay hands to the bus in one publish.",
     ),
     Variable(
+        "EVENTGATE_RELAY_GATHER",
+        "relay.gather_seconds",
+        "0.02",
+        _seconds,
+        "Seconds the relay gathers events after a batch smaller than `EVENTGATE_RELAY_BATCH_SIZE`, so "
+        "that under steady load one publish carries many events; `0` sends what is there at once.",
+    ),
+    Variable(
         "EVENTGATE_RELAY_LEASE",
         "relay.lease_seconds",
         "60",

@@ -168,3 +168,40 @@ async def test_the_outbox_is_ready_while_it_can_be_written(outbox: SqliteOutbox)
     assert await outbox.probe() is None
     await outbox.close()
     assert await outbox.probe() == "the outbox cannot be written (the outbox is not open)"
+
+
+async def test_after_a_partial_batch_the_relay_gathers_events_to_send_them_together(
+    outbox: SqliteOutbox,
+) -> None:
+    bus = SelectiveEventBus(is_poison=lambda _: False)
+    relay = OutboxRelay(deliverer(outbox, bus), idle_interval=10, gather_interval=0.5)
+    outbox.on_append(relay.wake)
+    running = asyncio.create_task(relay.run())
+
+    await outbox.publish([event(0)])
+    while not bus.accepted:
+        await asyncio.sleep(0.01)
+    for n in range(1, 6):
+        await outbox.publish([event(n)])
+        await asyncio.sleep(0.02)
+    while len(bus.accepted) < 6:
+        await asyncio.sleep(0.01)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
+
+    assert bus.calls == [["event-0"], [f"event-{n}" for n in range(1, 6)]]
+
+
+async def test_whole_batches_go_back_to_back_without_gathering(outbox: SqliteOutbox) -> None:
+    bus = SelectiveEventBus(is_poison=lambda _: False)
+    relay = OutboxRelay(deliverer(outbox, bus, batch_size=10), idle_interval=10, gather_interval=10)
+    await outbox.publish([event(n) for n in range(30)])
+    running = asyncio.create_task(relay.run())
+
+    async with asyncio.timeout(2):
+        while len(bus.accepted) < 30:
+            await asyncio.sleep(0.01)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
+
+    assert [len(batch) for batch in bus.calls] == [10, 10, 10]
