@@ -313,6 +313,7 @@ class SqliteOutbox:
     ) -> list[object]:
         """One transaction for every append queued together; a request that does not fit is refused alone."""
         outcomes: list[object] = []
+        accepted: list[_Row] = []
         try:
             with _write_transaction(connection):
                 events, size = connection.execute("SELECT events, bytes FROM outbox_totals").fetchone()
@@ -326,13 +327,13 @@ class SqliteOutbox:
                             )
                         )
                         continue
-                    connection.executemany(
-                        "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    accepted.extend(rows)
                     events, size = events + len(rows), size + added
                     outcomes.append(None)
+                connection.executemany(
+                    "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                    accepted,
+                )
         except sqlite3.Error as error:
             if not wait_for_lock and is_busy(error):
                 raise
