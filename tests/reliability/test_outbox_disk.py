@@ -42,11 +42,10 @@ def service(disk: Path) -> Iterator[Service]:
 def fill(disk: Path) -> Path:
     """Take all the free space, so that the next page SQLite needs cannot be had."""
     filler = disk / "filler"
-    with filler.open("wb") as file:
+    with filler.open("wb", buffering=0) as file:  # unbuffered: closing it has nothing left to write
         try:
             while True:
                 file.write(b"\0" * 65536)
-                file.flush()
         except OSError:
             pass
     return filler
