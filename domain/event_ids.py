@@ -41,13 +41,32 @@ _random = _RandomPool()
 os.register_at_fork(after_in_child=_random.forget)
 
 
+_VERSION_AND_VARIANT = (0x7 << 76) | (0x2 << 62)
+"""Version 7 in bits 76-79, the RFC variant (``10``) in bits 62-63."""
+_NOT_VERSION_OR_VARIANT = ~((0xF << 76) | (0x3 << 62))
+
+
+def _new_uuid7_value() -> int:
+    """A UUIDv7 (RFC 9562) as its 128-bit integer: 48 bits of Unix milliseconds, then randomness
+    (the version and variant bits set over it), so ids sort by time."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random.take(10), "big")
+    return value & _NOT_VERSION_OR_VARIANT | _VERSION_AND_VARIANT
+
+
 def new_event_id() -> str:
-    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness, so ids sort by time."""
-    millis = time.time_ns() // 1_000_000
-    value = int.from_bytes(millis.to_bytes(6, "big") + _random.take(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    return str(uuid.UUID(int=value))
+    """A fresh UUIDv7, in its canonical form."""
+    return canonical_uuid(_new_uuid7_value())
+
+
+def new_compact_id() -> str:
+    """A fresh UUIDv7 as 32 lowercase hex digits, without dashes (a request id)."""
+    return f"{_new_uuid7_value():032x}"
+
+
+def canonical_uuid(value: int) -> str:
+    """``str(uuid.UUID(int=value))``, formatted directly: building the ``UUID`` took most of the time."""
+    digits = f"{value:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def idempotent_event_id(user_id: str, idempotency_key: str) -> str:

@@ -22,7 +22,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.event_ids import new_event_id
+from domain.event_ids import new_compact_id
 
 Header = tuple[bytes, bytes]
 
@@ -63,7 +63,7 @@ def request_id_from(headers: Iterable[Header]) -> str:
             candidate = value.decode("latin-1")
             if _ACCEPTABLE_REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return new_event_id().replace("-", "")
+    return new_compact_id()
 
 
 class Edge:

@@ -1,8 +1,14 @@
 import os
+import time
 import uuid
 import warnings
 
-from domain.event_ids import idempotent_event_id, new_event_id
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.event_ids import canonical_uuid, idempotent_event_id, new_compact_id, new_event_id
+
+VERSION_7_BITS = (0xF << 76) | (0x3 << 62), (0x7 << 76) | (0x2 << 62)
 
 
 def test_fresh_event_ids_are_version_7_uuids() -> None:
@@ -10,6 +16,42 @@ def test_fresh_event_ids_are_version_7_uuids() -> None:
 
     assert parsed.version == 7
     assert parsed.variant == uuid.RFC_4122
+
+
+def test_fresh_event_ids_start_with_the_unix_milliseconds_of_their_creation() -> None:
+    before = time.time_ns() // 1_000_000
+    millis = uuid.UUID(new_event_id()).int >> 80
+    after = time.time_ns() // 1_000_000
+
+    assert before <= millis <= after
+
+
+def test_compact_ids_are_version_7_uuids_as_32_hex_digits() -> None:
+    compact = new_compact_id()
+    parsed = uuid.UUID(hex=compact)
+
+    assert compact == parsed.hex
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+
+
+def test_compact_ids_are_unique() -> None:
+    ids = [new_compact_id() for _ in range(2000)]
+
+    assert len(set(ids)) == len(ids)
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_the_canonical_form_is_the_uuid_modules(value: int) -> None:
+    cleared, bits = VERSION_7_BITS
+    value = value & ~cleared | bits
+
+    assert canonical_uuid(value) == str(uuid.UUID(int=value))
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_the_canonical_form_of_any_128_bit_value_is_the_uuid_modules(value: int) -> None:
+    assert canonical_uuid(value) == str(uuid.UUID(int=value))
 
 
 def test_fresh_event_ids_are_unique_and_sort_by_creation_time() -> None:
