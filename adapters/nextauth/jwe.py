@@ -5,6 +5,7 @@ Only what NextAuth uses is here: ``A256GCM`` and ``A256CBC-HS512`` (RFC 7518 sec
 """
 
 import os
+import threading
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import constant_time
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
-from cryptography.hazmat.primitives.ciphers.modes import CBC
+from cryptography.hazmat.primitives.ciphers.modes import CBC, ECB
 from cryptography.hazmat.primitives.hashes import SHA512
 from cryptography.hazmat.primitives.hmac import HMAC
 
@@ -29,6 +30,8 @@ A256CBC_HS512 = "A256CBC-HS512"
 # jose's default ``maxDecompressedLength``: a bigger plaintext is refused rather than inflated.
 MAX_INFLATED_BYTES = 250_000
 _BLOCK = 16
+# PKCS#7 padding of each length, indexed by that length.
+_PADDINGS = tuple(bytes([pad]) * pad for pad in range(_BLOCK + 1))
 
 
 class ContentCipher(Protocol):
@@ -68,6 +71,17 @@ class AesGcm:
             raise DecryptionFailed("the authentication tag does not match") from error
 
 
+class _BlockDecryptor(threading.local):
+    """AES decryption of whole blocks, each on its own (ECB), with one context per key and thread.
+
+    Given only whole blocks, ECB holds nothing back between calls, so the context is reused;
+    contexts are not safe to share between threads, hence one per thread.
+    """
+
+    def __init__(self, aes: AES) -> None:
+        self.decrypt = Cipher(aes, ECB()).decryptor().update  # noqa: S305 - the CBC chaining is done by the caller
+
+
 class AesCbcHmacSha512:
     """A256CBC-HS512: AES-256-CBC with PKCS#7 padding, authenticated by HMAC-SHA-512.
 
@@ -81,11 +95,12 @@ class AesCbcHmacSha512:
     def __init__(self, key: bytes) -> None:
         self._mac = HMAC(key[: self._half], SHA512())
         self._aes = AES(key[self._half :])
+        self._blocks = _BlockDecryptor(self._aes)
 
     def seal(self, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
         pad = _BLOCK - len(plaintext) % _BLOCK
         encryptor = Cipher(self._aes, CBC(iv)).encryptor()
-        ciphertext = encryptor.update(plaintext + bytes([pad]) * pad) + encryptor.finalize()
+        ciphertext = encryptor.update(plaintext + _PADDINGS[pad]) + encryptor.finalize()
         return ciphertext, self._tag(iv, ciphertext, aad)
 
     def open(self, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
@@ -93,10 +108,16 @@ class AesCbcHmacSha512:
             raise DecryptionFailed("the authentication tag does not match")
         if not ciphertext or len(ciphertext) % _BLOCK:
             raise DecryptionFailed("the ciphertext is not whole AES blocks")
-        decryptor = Cipher(self._aes, CBC(iv)).decryptor()
-        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        if len(iv) != _BLOCK:
+            raise MalformedToken("the initialization vector has the wrong length")
+        # CBC decryption by hand: each block through the raw cipher, XORed with the block before it
+        # (the IV for the first); a new CBC context per token would expand the key every time.
+        size = len(ciphertext)
+        decrypted = int.from_bytes(self._blocks.decrypt(ciphertext), "big")
+        chained = int.from_bytes(iv + ciphertext[:-_BLOCK], "big")
+        padded = (decrypted ^ chained).to_bytes(size, "big")
         pad = padded[-1]
-        if not 1 <= pad <= _BLOCK or padded[-pad:] != bytes([pad]) * pad:
+        if not 1 <= pad <= _BLOCK or padded[-pad:] != _PADDINGS[pad]:
             raise DecryptionFailed("the plaintext's padding is wrong")
         return padded[:-pad]
 

@@ -1,0 +1,64 @@
+"""The content ciphers: decryption matches a plain CBC context, whatever the length or thread."""
+
+import os
+import threading
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher
+from cryptography.hazmat.primitives.ciphers.algorithms import AES
+from cryptography.hazmat.primitives.ciphers.modes import CBC
+
+from adapters.nextauth.errors import DecryptionFailed
+from adapters.nextauth.jwe import AesCbcHmacSha512, AesGcm
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 31, 32, 33, 100, 4000])
+def test_cbc_hmac_round_trips_every_length(length: int) -> None:
+    cipher = AesCbcHmacSha512(os.urandom(64))
+    for _ in range(3):
+        plaintext, iv, aad = os.urandom(length), os.urandom(16), os.urandom(length % 50)
+        ciphertext, tag = cipher.seal(iv, plaintext, aad)
+        assert cipher.open(iv, ciphertext, tag, aad) == plaintext
+
+
+def test_cbc_hmac_decrypts_as_a_cbc_context_does() -> None:
+    key, iv, plaintext = os.urandom(64), os.urandom(16), b"x" * 40
+    cipher = AesCbcHmacSha512(key)
+    ciphertext, tag = cipher.seal(iv, plaintext, b"aad")
+    decryptor = Cipher(AES(key[32:]), CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    assert cipher.open(iv, ciphertext, tag, b"aad") == padded[: -padded[-1]] == plaintext
+
+
+def test_cbc_hmac_refuses_a_changed_token_and_then_still_decrypts() -> None:
+    cipher = AesCbcHmacSha512(os.urandom(64))
+    iv = os.urandom(16)
+    ciphertext, tag = cipher.seal(iv, b"hello", b"aad")
+    changed = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
+    with pytest.raises(DecryptionFailed):
+        cipher.open(iv, changed, tag, b"aad")
+    with pytest.raises(DecryptionFailed):
+        cipher.open(iv, ciphertext[:-1], tag, b"aad")
+    assert cipher.open(iv, ciphertext, tag, b"aad") == b"hello"
+
+
+@pytest.mark.parametrize("cipher_type", [AesCbcHmacSha512, AesGcm])
+def test_one_cipher_serves_many_threads(cipher_type: type[AesCbcHmacSha512] | type[AesGcm]) -> None:
+    cipher = cipher_type(os.urandom(64 if cipher_type is AesCbcHmacSha512 else 32))
+    failures: list[BaseException] = []
+
+    def decrypt_many() -> None:
+        try:
+            for index in range(300):
+                iv, plaintext = os.urandom(cipher.iv_length), os.urandom(index)
+                ciphertext, tag = cipher.seal(iv, plaintext, b"aad")
+                assert cipher.open(iv, ciphertext, tag, b"aad") == plaintext
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=decrypt_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
