@@ -8,8 +8,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 from cryptography.exceptions import InvalidTag
@@ -131,8 +130,7 @@ CIPHERS: Mapping[str, Callable[[bytes], ContentCipher]] = {A256GCM: AesGcm, A256
 KEY_LENGTHS: Mapping[str, int] = {A256GCM: 32, A256CBC_HS512: 64}
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWE:
+class CompactJWE(NamedTuple):
     """A compact JWE split into its parts; ``protected`` is the header as sent, which is the AAD."""
 
     header: dict[str, JsonValue]
@@ -160,12 +158,20 @@ def parse(token: str) -> CompactJWE:
     if len(parts) != 5:
         raise MalformedToken("not a compact JWE: it needs five dot-separated parts")
     protected, encrypted_key, iv, ciphertext, tag = parts
+    decode = base64url.decode
     try:
-        header = base64url.decode(protected)
-        decoded = base64url.decode(iv), base64url.decode(ciphertext), base64url.decode(tag)
+        header = decode(protected)
+        decoded_iv, decoded_ciphertext, decoded_tag = decode(iv), decode(ciphertext), decode(tag)
     except ValueError as error:
         raise MalformedToken("a part of the JWE is not base64url") from error
-    return CompactJWE(decode_json_object(header, "JWE protected header"), protected, encrypted_key, *decoded)
+    return CompactJWE(
+        decode_json_object(header, "JWE protected header"),
+        protected,
+        encrypted_key,
+        decoded_iv,
+        decoded_ciphertext,
+        decoded_tag,
+    )
 
 
 def encrypt(plaintext: bytes, header: Mapping[str, JsonValue], cipher: ContentCipher) -> str:

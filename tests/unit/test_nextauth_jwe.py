@@ -1,5 +1,6 @@
 """The content ciphers: decryption matches a plain CBC context, whatever the length or thread."""
 
+import base64
 import os
 import threading
 
@@ -8,6 +9,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.ciphers.modes import CBC
 
+from adapters.nextauth import base64url
 from adapters.nextauth.errors import DecryptionFailed
 from adapters.nextauth.jwe import AesCbcHmacSha512, AesGcm
 
@@ -62,3 +64,18 @@ def test_one_cipher_serves_many_threads(cipher_type: type[AesCbcHmacSha512] | ty
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+@pytest.mark.parametrize("prefix", ["", "ABCD", "eyJhbGci"])
+def test_base64url_takes_exactly_the_canonical_last_characters(prefix: str) -> None:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for body in (prefix + "A", prefix + "AA"):
+        for last in alphabet + "+/=é.":
+            text = body + last
+            try:
+                decoded = base64url.decode(text)
+            except ValueError:
+                decoded = None
+            canonical = last in alphabet and base64url.encode(base64.urlsafe_b64decode(text + "==")) == text
+            assert (decoded is not None) == canonical, text
+            assert decoded is None or base64url.encode(decoded) == text
