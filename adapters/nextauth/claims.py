@@ -12,6 +12,8 @@ from domain.user import User
 # Both next-auth v4 and @auth/core call jwtDecrypt with ``clockTolerance: 15``.
 CLOCK_TOLERANCE_SECONDS = 15
 _ABSENT = object()
+_REPLICATED = ("iss", "sub", "aud")
+_NUMBERS = (int, float)
 
 
 def validate_claims(header: Mapping[str, JsonValue], plaintext: bytes, now: int) -> dict[str, JsonValue]:
@@ -30,17 +32,19 @@ def validate_claims(header: Mapping[str, JsonValue], plaintext: bytes, now: int)
     exp = _numeric_date(claims, "exp")
     if exp is not None and exp <= now - CLOCK_TOLERANCE_SECONDS:
         raise ExpiredToken('the token has expired: "exp" is earlier than now, beyond the tolerance')
-    for name in ("iss", "sub", "aud"):
+    for name in _REPLICATED:
         if name in header and not _replicated(name, header[name], claims.get(name, _ABSENT)):
             raise MalformedToken(f'the header\'s "{name}" differs from the claim')
     return claims
 
 
 def _numeric_date(claims: Mapping[str, JsonValue], name: str) -> int | float | None:
-    if name not in claims:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:  # JSON null
+            raise MalformedToken(f'the "{name}" claim is not a number')
         return None
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise MalformedToken(f'the "{name}" claim is not a number')
     return value
 
@@ -69,16 +73,13 @@ def session_user(claims: Mapping[str, JsonValue]) -> User | None:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         return None
+    name, email, image = claims.get("name"), claims.get("email"), claims.get("picture")
     return User(
-        id=sub,
-        name=_text(claims.get("name")),
-        email=_text(claims.get("email")),
-        image=_text(claims.get("picture")),
+        sub,
+        name if isinstance(name, str) else None,
+        email if isinstance(email, str) else None,
+        image if isinstance(image, str) else None,
     )
-
-
-def _text(value: JsonValue) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def claims_for_user(user: User) -> dict[str, JsonValue]:
