@@ -57,5 +57,6 @@ def decode(token: str, keyrings: Sequence[Keyring], *, now: int) -> dict[str, Js
                 plaintext = jwe.decrypt(parsed, key.cipher)
             except DecryptionFailed:
                 continue
+            jwe.remember_header(parsed)
             return validate_claims(header, jwe.inflate(plaintext) if compressed else plaintext, now)
     raise DecryptionFailed("no configured secret decrypts the token")

@@ -8,6 +8,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 import msgspec
@@ -29,6 +30,9 @@ A256CBC_HS512 = "A256CBC-HS512"
 # jose's default ``maxDecompressedLength``: a bigger plaintext is refused rather than inflated.
 MAX_INFLATED_BYTES = 250_000
 _BLOCK = 16
+# How many protected headers ``parse`` knows decoded: a key issues one, so a few per secret.
+MAX_KNOWN_HEADERS = 32
+_known_headers: dict[str, Mapping[str, JsonValue]] = {}
 # PKCS#7 padding of each length, indexed by that length.
 _PADDINGS = tuple(bytes([pad]) * pad for pad in range(_BLOCK + 1))
 
@@ -133,7 +137,7 @@ KEY_LENGTHS: Mapping[str, int] = {A256GCM: 32, A256CBC_HS512: 64}
 class CompactJWE(NamedTuple):
     """A compact JWE split into its parts; ``protected`` is the header as sent, which is the AAD."""
 
-    header: dict[str, JsonValue]
+    header: Mapping[str, JsonValue]
     protected: str
     encrypted_key: str
     iv: bytes
@@ -159,19 +163,24 @@ def parse(token: str) -> CompactJWE:
         raise MalformedToken("not a compact JWE: it needs five dot-separated parts")
     protected, encrypted_key, iv, ciphertext, tag = parts
     decode = base64url.decode
+    header = _known_headers.get(protected)
     try:
-        header = decode(protected)
+        if header is None:
+            header = decode_json_object(decode(protected), "JWE protected header")
         decoded_iv, decoded_ciphertext, decoded_tag = decode(iv), decode(ciphertext), decode(tag)
     except ValueError as error:
         raise MalformedToken("a part of the JWE is not base64url") from error
-    return CompactJWE(
-        decode_json_object(header, "JWE protected header"),
-        protected,
-        encrypted_key,
-        decoded_iv,
-        decoded_ciphertext,
-        decoded_tag,
-    )
+    return CompactJWE(header, protected, encrypted_key, decoded_iv, decoded_ciphertext, decoded_tag)
+
+
+def remember_header(jwe: CompactJWE) -> None:
+    """Keep the decoded header of a token that authenticated, so the next token with the same one,
+    which is every token a key issues, skips decoding it: the header's text stands for its value.
+
+    Only authenticated headers are kept, and only a few, so no one without the key can fill this.
+    """
+    if len(_known_headers) < MAX_KNOWN_HEADERS and jwe.protected not in _known_headers:
+        _known_headers[jwe.protected] = MappingProxyType(dict(jwe.header))
 
 
 def encrypt(plaintext: bytes, header: Mapping[str, JsonValue], cipher: ContentCipher) -> str:

@@ -9,9 +9,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.ciphers.modes import CBC
 
-from adapters.nextauth import base64url
+from adapters.nextauth import base64url, codec, jwe
 from adapters.nextauth.errors import DecryptionFailed
 from adapters.nextauth.jwe import AesCbcHmacSha512, AesGcm
+from adapters.nextauth.keys import keyring
+from domain.event import JsonValue
+
+NOW = 1_795_890_620
 
 
 @pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 31, 32, 33, 100, 4000])
@@ -79,3 +83,47 @@ def test_base64url_takes_exactly_the_canonical_last_characters(prefix: str) -> N
             canonical = last in alphabet and base64url.encode(base64.urlsafe_b64decode(text + "==")) == text
             assert (decoded is not None) == canonical, text
             assert decoded is None or base64url.encode(decoded) == text
+
+
+@pytest.fixture
+def no_known_headers(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    known: dict[str, object] = {}
+    monkeypatch.setattr(jwe, "_known_headers", known)
+    return known
+
+
+def test_parse_remembers_only_the_headers_of_tokens_that_authenticated(
+    no_known_headers: dict[str, object],
+) -> None:
+    ring = keyring(5, ("secret",), "authjs.session-token")
+    token = codec.encode({"sub": "u-1"}, ring, max_age=60, now=NOW)
+    forged = codec.encode({"sub": "u-1"}, keyring(5, ("other",), "authjs.session-token"), max_age=60, now=NOW)
+    with pytest.raises(DecryptionFailed):
+        codec.decode(forged, (ring,), now=NOW)
+    assert no_known_headers == {}
+    assert codec.decode(token, (ring,), now=NOW)["sub"] == "u-1"
+    protected = token.split(".", 1)[0]
+    assert list(no_known_headers) == [protected]
+    assert jwe.parse(token).header == {"alg": "dir", "enc": "A256CBC-HS512", "kid": ring.encryption_key.kid}
+    assert codec.decode(token, (ring,), now=NOW)["sub"] == "u-1"
+    with pytest.raises(DecryptionFailed):
+        codec.decode(protected + forged[forged.index(".") :], (ring,), now=NOW)
+
+
+def test_parse_remembers_a_bounded_number_of_headers(no_known_headers: dict[str, object]) -> None:
+    ring = keyring(4, ("secret",), "next-auth.session-token")
+    for index in range(jwe.MAX_KNOWN_HEADERS + 5):
+        header: dict[str, JsonValue] = {"alg": "dir", "enc": "A256GCM", "n": index}
+        token = jwe.encrypt(b'{"sub": "u-1"}', header, ring.encryption_key.cipher)
+        assert codec.decode(token, (ring,), now=NOW) == {"sub": "u-1"}
+        assert jwe.parse(token).header == header
+    assert len(no_known_headers) == jwe.MAX_KNOWN_HEADERS
+
+
+def test_a_remembered_header_cannot_be_changed(no_known_headers: dict[str, object]) -> None:
+    ring = keyring(4, ("secret",), "next-auth.session-token")
+    token = codec.encode({"sub": "u-1"}, ring, max_age=60, now=NOW)
+    codec.decode(token, (ring,), now=NOW)
+    header = jwe.parse(token).header
+    with pytest.raises(TypeError):
+        header["alg"] = "none"  # type: ignore[index]
