@@ -5,6 +5,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, post
+from litestar._parsers import parse_cookie_string
 from litestar.handlers import HTTPRouteHandler
 
 from application.ports import SessionCredentials
@@ -13,6 +14,7 @@ from domain.event import ABSENT
 from entrypoints.api_docs import PROBLEM_RESPONSES, RecordEventOperation
 from entrypoints.json_answer import JsonAnswer
 from entrypoints.request_body import RecordEventResponse, decode_record_event_request
+from entrypoints.request_guards import request_headers
 
 
 def record_event_handler(record_user_event: Callable[[], RecordUserEvent]) -> HTTPRouteHandler:
@@ -33,16 +35,19 @@ def record_event_handler(record_user_event: Callable[[], RecordUserEvent]) -> HT
     async def record_event(request: Request[Any, Any, Any]) -> RecordEventResponse:
         """Publish one event carrying the session's user and the request's ``data``."""
         body = decode_record_event_request(await request.body())
-        headers = request.headers
         scope = request.scope
+        headers = request_headers(scope)
+        cookie = headers.cookie
         client = scope.get("client")
         command = RecordUserEventCommand(
             credentials=SessionCredentials(
-                cookies=request.cookies, authorization=headers.get("authorization")
+                # what ``request.cookies`` gives, without building Litestar's ``Headers`` to read one
+                cookies=parse_cookie_string(cookie) if cookie else {},
+                authorization=headers.authorization,
             ),
             name=None if body.name is msgspec.UNSET else body.name,
             payload=ABSENT if body.data is msgspec.UNSET else body.data,
-            idempotency_key=headers.get("idempotency-key"),
+            idempotency_key=headers.idempotency_key,
             client_address=client[0] if client else None,
         )
         recorded = await record_user_event().execute(command)

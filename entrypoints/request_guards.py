@@ -5,12 +5,11 @@ A cross-site request is refused by what the browser says of it (``Sec-Fetch-Site
 and a body must be declared JSON, which a plain HTML form cannot send.
 """
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import Request
-from litestar.datastructures import Headers
 from litestar.types import Scope
 
 MAX_COOKIE_HEADER_BYTES = 16 * 1024
@@ -50,27 +49,75 @@ def is_json_media_type(content_type: str | None) -> bool:
     return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
+class RequestHeaders(NamedTuple):
+    """The request headers ``POST /api`` reads, each as Litestar's ``Headers.get`` gives it: found
+    whatever the case of its name, the first of repeated ones, decoded as latin-1; ``None`` if absent."""
+
+    cookie: str | None
+    origin: str | None
+    sec_fetch_site: str | None
+    content_type: str | None
+    host: str | None
+    authorization: str | None
+    idempotency_key: str | None
+    content_length: str | None
+
+
+_HEADER_FIELDS = {
+    name.replace("_", "-").encode("latin-1"): i for i, name in enumerate(RequestHeaders._fields)
+}
+_STATE_KEY = "eventgate.request_headers"
+
+
+def read_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
+    """One pass over the raw ASGI headers, without building Litestar's ``Headers`` (a multidict of
+    every header) for the few this route reads. Servers send lowercase names: those are looked up as
+    they are, any other after lowering."""
+    values: list[str | None] = [None] * len(_HEADER_FIELDS)
+    field = _HEADER_FIELDS.get
+    for name, value in raw:
+        index = field(name)
+        if index is None:
+            index = field(name.lower())
+            if index is None:
+                continue
+        if values[index] is None:
+            values[index] = value.decode("latin-1")
+    return RequestHeaders._make(values)
+
+
+def request_headers(scope: Scope) -> RequestHeaders:
+    """The request's ``RequestHeaders``, read once per request and kept in its scope's state for
+    the check and the handler."""
+    state = scope.setdefault("state", {})
+    headers: RequestHeaders | None = state.get(_STATE_KEY)
+    if headers is None:
+        headers = state[_STATE_KEY] = read_request_headers(scope["headers"])
+    return headers
+
+
 def request_check(policy: OriginPolicy) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
     """The checks, as a ``before_request`` hook: it runs where a guard would, before the handler
     and its arguments, but without the copy of the route handler Litestar makes for every guard call."""
 
     async def check(request: Request[Any, Any, Any]) -> None:
         """Asynchronous on purpose: Litestar runs a synchronous hook in a worker thread."""
-        headers = request.headers
-        cookie = headers.get("cookie")
+        scope = request.scope
+        headers = request_headers(scope)
+        cookie = headers.cookie
         if cookie is not None and len(cookie) > MAX_COOKIE_HEADER_BYTES:
             raise CookieHeaderTooLarge(
                 f"the Cookie header has {len(cookie)} bytes; at most {MAX_COOKIE_HEADER_BYTES} are read"
             )
-        policy.check(headers.get("origin"), headers.get("sec-fetch-site"), own_origin(request.scope, headers))
-        if not is_json_media_type(headers.get("content-type")):
+        policy.check(headers.origin, headers.sec_fetch_site, own_origin(scope, headers.host))
+        if not is_json_media_type(headers.content_type):
             raise UnsupportedMediaType("send the body as Content-Type: application/json")
 
     return check
 
 
-def own_origin(scope: Scope, headers: Headers) -> str:
-    """``scheme://host`` of the service as this request reached it; the scheme as ``request.url`` has
-    it (empty without a server in the scope), without building the whole URL."""
+def own_origin(scope: Scope, host: str | None) -> str:
+    """``scheme://host`` of the service as this request reached it (``host`` its ``Host`` header);
+    the scheme as ``request.url`` has it (empty without a server in the scope), without building the whole URL."""
     scheme = scope.get("scheme", "http") if scope.get("server") else ""
-    return f"{scheme}://{headers.get('host', '')}"
+    return f"{scheme}://{host or ''}"
