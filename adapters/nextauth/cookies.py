@@ -79,9 +79,17 @@ def join_chunks(cookies: Mapping[str, str], name: str) -> str:
     dot, the library's order is undefined and what it joins is never a valid token; that is
     refused here as malformed.
     """
+    token = ""
+    for cookie, value in cookies.items():
+        if value and cookie.startswith(name):
+            if token:
+                return _join_numbered_chunks(cookies, name)
+            token = value
+    return token
+
+
+def _join_numbered_chunks(cookies: Mapping[str, str], name: str) -> str:
     parts = [(cookie, value) for cookie, value in cookies.items() if value and cookie.startswith(name)]
-    if len(parts) <= 1:
-        return parts[0][1] if parts else ""
     numbered: list[tuple[int, str]] = []
     for cookie, value in parts:
         suffix = _CHUNK_SUFFIX.fullmatch(cookie, len(name))

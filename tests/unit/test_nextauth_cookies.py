@@ -119,3 +119,32 @@ def test_takes_a_single_cookie_whatever_follows_the_name_as_the_library_does() -
 
 def test_writes_cookies_back_as_a_cookie_header() -> None:
     assert cookie_header([("a", "1"), ("b", "2")]) == "a=1; b=2"
+
+
+def _joined_by_the_book(cookies: dict[str, str], name: str) -> str | None:
+    """NextAuth's ``SessionStore`` joining, spelled out: ``None`` where it is refused as malformed."""
+    parts = {cookie: value for cookie, value in cookies.items() if value and cookie.startswith(name)}
+    if len(parts) <= 1:
+        return next(iter(parts.values()), "")
+    suffixes = [cookie[len(name) :] for cookie in parts]
+    if not all(suffix[:1] == "." and suffix[1:].isascii() and suffix[1:].isdigit() for suffix in suffixes):
+        return None
+    return "".join(parts[name + suffix] for suffix in sorted(suffixes, key=lambda suffix: int(suffix[1:])))
+
+
+@given(
+    cookies=st.dictionaries(
+        st.sampled_from(
+            [NAME, f"{NAME}.0", f"{NAME}.1", f"{NAME}.10", f"{NAME}.x", f"{NAME}-x", "theme", "a"]
+        ),
+        st.sampled_from(["", "v", "w", "xyz"]),
+        max_size=6,
+    )
+)
+def test_joins_any_cookies_as_the_library_does(cookies: dict[str, str]) -> None:
+    expected = _joined_by_the_book(cookies, NAME)
+    if expected is None:
+        with pytest.raises(MalformedToken):
+            join_chunks(cookies, NAME)
+    else:
+        assert join_chunks(cookies, NAME) == expected
