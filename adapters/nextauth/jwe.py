@@ -4,6 +4,7 @@ Only what NextAuth uses is here: ``A256GCM`` and ``A256CBC-HS512`` (RFC 7518 sec
 5.2.5), and the ``zip: "DEF"`` raw-DEFLATE compression that jose still honours when decrypting.
 """
 
+import hmac
 import os
 import threading
 import zlib
@@ -13,11 +14,10 @@ from typing import NamedTuple, Protocol
 
 import msgspec
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import constant_time
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
-from cryptography.hazmat.primitives.ciphers.modes import CBC, ECB
+from cryptography.hazmat.primitives.ciphers.modes import CBC
 from cryptography.hazmat.primitives.hashes import SHA512
 from cryptography.hazmat.primitives.hmac import HMAC
 
@@ -74,15 +74,17 @@ class AesGcm:
             raise DecryptionFailed("the authentication tag does not match") from error
 
 
-class _BlockDecryptor(threading.local):
-    """AES decryption of whole blocks, each on its own (ECB), with one context per key and thread.
+class _CbcDecryptor(threading.local):
+    """One AES-CBC decryption context per key and thread, reused for every token.
 
-    Given only whole blocks, ECB holds nothing back between calls, so the context is reused;
-    contexts are not safe to share between threads, hence one per thread.
+    A CBC context chains each block to the ciphertext block before it, the last one it was fed.
+    Fed the token's IV as a first block and then its ciphertext, it decrypts the ciphertext with
+    that IV whatever it decrypted before; the IV block's own output is discarded. Fed only whole
+    blocks, it holds nothing back. Contexts are not safe to share between threads.
     """
 
     def __init__(self, aes: AES) -> None:
-        self.decrypt = Cipher(aes, ECB()).decryptor().update  # noqa: S305 - the CBC chaining is done by the caller
+        self.update = Cipher(aes, CBC(bytes(_BLOCK))).decryptor().update
 
 
 class AesCbcHmacSha512:
@@ -98,7 +100,7 @@ class AesCbcHmacSha512:
     def __init__(self, key: bytes) -> None:
         self._mac = HMAC(key[: self._half], SHA512())
         self._aes = AES(key[self._half :])
-        self._blocks = _BlockDecryptor(self._aes)
+        self._cbc = _CbcDecryptor(self._aes)
 
     def seal(self, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
         pad = _BLOCK - len(plaintext) % _BLOCK
@@ -107,18 +109,13 @@ class AesCbcHmacSha512:
         return ciphertext, self._tag(iv, ciphertext, aad)
 
     def open(self, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
-        if not constant_time.bytes_eq(tag, self._tag(iv, ciphertext, aad)):
+        if not hmac.compare_digest(tag, self._tag(iv, ciphertext, aad)):
             raise DecryptionFailed("the authentication tag does not match")
         if not ciphertext or len(ciphertext) % _BLOCK:
             raise DecryptionFailed("the ciphertext is not whole AES blocks")
         if len(iv) != _BLOCK:
             raise MalformedToken("the initialization vector has the wrong length")
-        # CBC decryption by hand: each block through the raw cipher, XORed with the block before it
-        # (the IV for the first); a new CBC context per token would expand the key every time.
-        size = len(ciphertext)
-        decrypted = int.from_bytes(self._blocks.decrypt(ciphertext), "big")
-        chained = int.from_bytes(iv + ciphertext[:-_BLOCK], "big")
-        padded = (decrypted ^ chained).to_bytes(size, "big")
+        padded = self._cbc.update(iv + ciphertext)[_BLOCK:]
         pad = padded[-1]
         if not 1 <= pad <= _BLOCK or padded[-pad:] != _PADDINGS[pad]:
             raise DecryptionFailed("the plaintext's padding is wrong")

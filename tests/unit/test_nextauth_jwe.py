@@ -127,3 +127,13 @@ def test_a_remembered_header_cannot_be_changed(no_known_headers: dict[str, objec
     header = jwe.parse(token).header
     with pytest.raises(TypeError):
         header["alg"] = "none"  # type: ignore[index]
+
+
+def test_cbc_hmac_refuses_an_authentic_ciphertext_of_partial_blocks_and_then_still_decrypts() -> None:
+    cipher = AesCbcHmacSha512(os.urandom(64))
+    iv = os.urandom(16)
+    ciphertext, tag = cipher.seal(iv, b"hello, world and more", b"aad")
+    partial = ciphertext[:-3]
+    with pytest.raises(DecryptionFailed, match="whole AES blocks"):
+        cipher.open(iv, partial, cipher._tag(iv, partial, b"aad"), b"aad")
+    assert cipher.open(iv, ciphertext, tag, b"aad") == b"hello, world and more"
