@@ -13,7 +13,7 @@ from application.record_user_event import RecordUserEvent, RecordUserEventComman
 from domain.event import ABSENT
 from entrypoints.api_docs import PROBLEM_RESPONSES, RecordEventOperation
 from entrypoints.json_answer import JsonAnswer
-from entrypoints.request_body import RecordEventResponse, decode_record_event_request
+from entrypoints.request_body import RecordEventResponse, decode_record_event_request, read_body
 from entrypoints.request_guards import request_headers
 
 
@@ -34,9 +34,9 @@ def record_event_handler(record_user_event: Callable[[], RecordUserEvent]) -> HT
     )
     async def record_event(request: Request[Any, Any, Any]) -> RecordEventResponse:
         """Publish one event carrying the session's user and the request's ``data``."""
-        body = decode_record_event_request(await request.body())
         scope = request.scope
         headers = request_headers(scope)
+        body = decode_record_event_request(await read_body(request, headers.content_length))
         cookie = headers.cookie
         client = scope.get("client")
         command = RecordUserEventCommand(

@@ -1,7 +1,23 @@
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from litestar import Request
+from litestar.exceptions import HTTPException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.types import Receive, Scope
 
-from entrypoints.request_body import MAX_JSON_DEPTH, MalformedRequest, decode_record_event_request, json_depth
+from entrypoints.request_body import (
+    MAX_JSON_DEPTH,
+    MalformedRequest,
+    decode_record_event_request,
+    json_depth,
+    read_body,
+)
 
 
 @pytest.mark.parametrize("body", [b"", b"  \n", b"{}"])
@@ -58,3 +74,127 @@ def test_brackets_inside_strings_are_not_nesting() -> None:
 )
 def test_measures_json_nesting_depth(value: object, depth: int) -> None:
     assert json_depth(value) == depth
+
+
+class Limit:
+    """A stand-in for the route handler: only its ``request_max_body_size`` is read."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+
+    def resolve_request_max_body_size(self) -> int | None:
+        return self.limit
+
+
+Received = dict[str, Any]
+"""A message ``receive`` gives."""
+
+
+def body_request(
+    messages: list[Received], limit: int | None, content_length: str | None
+) -> Request[Any, Any, Any]:
+    pending = list(messages)
+
+    async def receive() -> Received:
+        return pending.pop(0) if pending else {}
+
+    headers = [] if content_length is None else [(b"content-length", content_length.encode("latin-1"))]
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api",
+        "headers": headers,
+        "state": {},
+    }
+    scope["route_handler"] = Limit(limit)
+    return Request(cast(Scope, scope), cast(Receive, receive))
+
+
+async def outcome(read: Callable[[], Awaitable[bytes]]) -> tuple[str, object]:
+    try:
+        return "body", await read()
+    except HTTPException as error:
+        return type(error).__name__, (error.status_code, error.detail)
+
+
+chunks = st.lists(st.binary(max_size=8), max_size=5)
+
+
+def request_messages(given: tuple[list[bytes], str]) -> list[Received]:
+    """The chunks, each with more to come, then how the stream ends."""
+    chunks, end = given
+    endings: dict[str, list[Received]] = {
+        "end": [{"type": "http.request", "body": b"", "more_body": False}],
+        "disconnect": [{"type": "http.disconnect"}],
+        "nothing more": [],
+    }
+    return [*({"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks), *endings[end]]
+
+
+received_messages = st.tuples(chunks, st.sampled_from(["end", "disconnect", "nothing more"])).map(
+    request_messages
+)
+odd_content_lengths = st.sampled_from(["", "x", " 7 ", "+3", "-1", "1_0", "1e3"])
+
+
+@st.composite
+def body_cases(draw: st.DrawFn) -> tuple[list[Received], int | None, str | None]:
+    """What the client sends, a limit (``None`` or 0: none) and a ``Content-Length`` (absent, odd,
+    or a number), the numbers near the size of the body."""
+    messages = draw(received_messages)
+    size = sum(len(message.get("body", b"")) for message in messages)
+    near = st.integers(-2, 2).map(lambda offset: max(0, size + offset))
+    limit = draw(st.one_of(st.none(), near))
+    announced = near if limit is None else st.one_of(near, st.just(limit), st.just(limit + 1))
+    content_length = draw(st.one_of(st.none(), odd_content_lengths, announced.map(str)))
+    return messages, limit, content_length
+
+
+@given(body_cases())
+def test_read_body_answers_as_litestars_request_body(
+    case: tuple[list[Received], int | None, str | None],
+) -> None:
+    messages, limit, content_length = case
+
+    async def both() -> tuple[tuple[str, object], tuple[str, object]]:
+        litestar = body_request(messages, limit, content_length)
+        ours = body_request(messages, limit, content_length)
+        return await outcome(litestar.body), await outcome(lambda: read_body(ours, content_length))
+
+    litestars, ours = asyncio.run(both())
+
+    assert ours == litestars
+
+
+@pytest.mark.anyio
+async def test_a_body_read_once_is_kept_for_every_later_reader() -> None:
+    request = body_request(
+        [
+            {"type": "http.request", "body": b'{"data":', "more_body": True},
+            {"type": "http.request", "body": b" 1}", "more_body": False},
+        ],
+        100,
+        "11",
+    )
+
+    assert await read_body(request, "11") == b'{"data": 1}'
+    assert await read_body(request, "11") == b'{"data": 1}'
+    assert await request.body() == b'{"data": 1}'
+    assert [chunk async for chunk in request.stream()] == [b'{"data": 1}', b""]
+    assert await Request(request.scope).body() == b'{"data": 1}'
+
+
+@pytest.mark.anyio
+async def test_a_body_announced_over_the_limit_is_refused_before_it_is_read() -> None:
+    request = body_request([], 10, "11")
+
+    with pytest.raises(RequestEntityTooLarge):
+        await read_body(request, "11")
+
+
+@pytest.mark.anyio
+async def test_a_body_streamed_over_the_limit_is_refused() -> None:
+    request = body_request([{"type": "http.request", "body": b"x" * 11, "more_body": False}], 10, None)
+
+    with pytest.raises(RequestEntityTooLarge):
+        await read_body(request, None)
