@@ -58,7 +58,7 @@ RULES: tuple[Rule, ...] = (
         ("provide_record_user_event", "dependency_injector"),
     ),
     Rule("session cookie: parse + JWE decrypt", ("adapters/nextauth/",)),
-    Rule("request body decode (msgspec)", ("entrypoints/request_body.py",)),
+    Rule("request body: read + decode (msgspec)", ("entrypoints/request_body.py",)),
     Rule("event size check (json.dumps)", ("serialized_size (",)),
     Rule("event name check (unicodedata per char)", ("check_event_name",)),
     Rule("event id (UUIDv7)", ("domain/event_ids.py",)),
