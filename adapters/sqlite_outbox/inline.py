@@ -6,7 +6,9 @@ forth with the loop, a wake-up of the loop) and, under load, adds milliseconds o
 GIL to every request. So the loop writes itself, and only what could block it goes to the worker
 thread: this connection never waits for a lock (``busy_timeout=0``; when another process holds the
 write lock, the work is done by the thread, which may wait) and never checkpoints (a checkpoint
-copies pages and syncs; the thread runs one after every ``checkpoint_every`` commits here).
+copies pages and syncs; the thread runs one after every ``checkpoint_every`` commits here). While
+a checkpoint runs, writes go to the thread too, queued behind it: a loop that kept writing would
+keep the checkpoint from ever catching up, and the write-ahead log would only grow.
 """
 
 import asyncio
@@ -81,6 +83,8 @@ class InlineWriter(Generic[Item]):
     async def call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` run here, or in the thread when the lock is taken; it must be one transaction."""
         connection = self._open_connection()
+        if self._checkpoint is not None:
+            return await self._fallback.call(work)
         try:
             result = work(connection)
         except sqlite3.OperationalError as error:
@@ -93,6 +97,8 @@ class InlineWriter(Generic[Item]):
     async def append(self, item: Item) -> object:
         """Write ``item`` with the other appends of this turn of the loop; returns its outcome."""
         self._open_connection()
+        if self._checkpoint is not None:
+            return await self._fallback.append(item)
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         if not self._pending:
             future.get_loop().call_soon(self._flush)
@@ -143,5 +149,5 @@ class InlineWriter(Generic[Item]):
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
-    """Copy what it can of the WAL into the database without waiting for readers or writers."""
-    connection.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+    """Copy the WAL into the database without waiting: the loop's writes queue behind it meanwhile."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
