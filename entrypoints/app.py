@@ -45,8 +45,18 @@ async def resolve(provider: providers.Provider[T]) -> T:
     return cast(T, provided)
 
 
+HAND_OFF_BATCHES = 4
+"""Batches' worth of accepted events the outbox keeps in memory for this process's relay."""
+
+
 async def start_relay(container: Container) -> RelayTask:
-    return RelayTask(await resolve(container.relay), await resolve(container.outbox))
+    """The relay, running; what this process accepts from now on is handed to it in memory."""
+    outbox = await resolve(container.outbox)
+    config = container.config.relay
+    outbox.hand_off_to(
+        container.relay_owner(), config.lease_seconds(), capacity=HAND_OFF_BATCHES * config.batch_size()
+    )
+    return RelayTask(await resolve(container.relay), outbox)
 
 
 def create_app(container: Container, *, freeze_heap_after_start: bool = False) -> Litestar:

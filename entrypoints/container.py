@@ -95,6 +95,8 @@ class Container(containers.DeclarativeContainer):
     """What the use case publishes to: the outbox, or in direct mode the bus, one publish for the
     events of concurrent requests."""
 
+    relay_owner = providers.Singleton(relay_owner_id)
+
     relay = providers.Singleton(
         OutboxRelay,
         gather_interval=config.relay.gather_seconds,
@@ -107,7 +109,7 @@ class Container(containers.DeclarativeContainer):
                 MeteredOutbox, inner=outbox, metrics=metrics, backend=config.event_bus.backend
             ),
             bus=bus,
-            owner=providers.Singleton(relay_owner_id),
+            owner=relay_owner,
             batch_size=config.relay.batch_size,
             lease_seconds=config.relay.lease_seconds,
             schedule=providers.Factory(RetrySchedule, cap=config.relay.retry_cap),

@@ -7,10 +7,12 @@ transactions (appends, claims, outcomes) run on the event loop itself (``inline.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 FULL_RETRY_AFTER_SECONDS = 5.0
 """What a client is told to wait when the outbox is full or cannot be written."""
 
-_Row = tuple[str, bytes, int, int, int]
+_Row = tuple[str, bytes, int, int, int, str | None, int]
 
 PURGE_CHUNK = 5_000
 """Delivered events forgotten per transaction: other writers wait for one chunk, not for the purge."""
@@ -62,6 +64,16 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass(slots=True)
+class _HandOff:
+    """Events this process accepted, leased at once to its own relay and waiting for it in memory."""
+
+    owner: str
+    lease_ms: int
+    capacity: int
+    waiting: deque[tuple[int, UserEvent]]
+
+
 class SqliteOutbox:
     """An outbox in one SQLite file, safe to share between processes on one machine."""
 
@@ -89,6 +101,7 @@ class SqliteOutbox:
             self._inline = InlineWriter(self._connect, self._append_group_inline, self._worker)
         self._writes: InlineWriter[list[_Row]] | SqliteWorker[list[_Row]] = self._inline or self._worker
         self._purge: asyncio.Task[None] | None = None
+        self._hand_off: _HandOff | None = None
 
     async def open(self) -> None:
         """Create the file (and its folder) if needed; raises ``sqlite3.Error`` or ``OSError`` if unusable."""
@@ -103,9 +116,22 @@ class SqliteOutbox:
     async def close(self) -> None:
         if self._purge is not None:
             await self._purge
+        await self._release_handed_off()
         if self._inline is not None:
             await self._inline.close()
         await self._worker.stop()
+
+    def hand_off_to(self, owner: str, lease_seconds: float, capacity: int) -> None:
+        """Lease what this process accepts to its relay ``owner`` as it is written, and keep it in memory.
+
+        ``claim(owner, ...)`` then takes those events from memory, after the due events of the file:
+        no lease to write and nothing to decode per event. Their rows are leased from the start, so
+        no other relay takes them meanwhile; if this process dies, the leases run out and any relay
+        claims them, as after a crash mid-delivery. At most ``capacity`` events wait in memory (more
+        are written unleased, for the file's claims); one that waited half its lease is left to them
+        too, so that a lease never runs out while its delivery may still be under way.
+        """
+        self._hand_off = _HandOff(owner, int(lease_seconds * 1000), capacity, deque())
 
     def on_append(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` in the event loop after each successful append (the relay's doorbell)."""
@@ -118,11 +144,21 @@ class SqliteOutbox:
         outbox is not stored again: an idempotent retry stays one event.
         """
         now = self._clock_ms()
-        rows = [(event.id, body, len(body), now, now) for event in events for body in [encode_event(event)]]
+        hand_off = self._hand_off
+        if hand_off is not None and len(hand_off.waiting) + len(events) > hand_off.capacity:
+            hand_off = None
+        owner, lease_until = (None, 0) if hand_off is None else (hand_off.owner, now + hand_off.lease_ms)
+        rows: list[_Row] = [
+            (event.id, body, len(body), now, now, owner, lease_until)
+            for event in events
+            for body in [encode_event(event)]
+        ]
         try:
             await self._writes.append(rows)
         except WorkerStopped:
             raise EventBusUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
+        if hand_off is not None:
+            hand_off.waiting.extend((now, event) for event in events)
         for listener in self._listeners:
             listener()
         return [event.id for event in events]
@@ -143,7 +179,39 @@ class SqliteOutbox:
             rows.sort()
             return [ClaimedEvent(event=decode_event(body), attempts=attempts) for _, body, attempts in rows]
 
-        return await self._writes.call(claim)
+        claimed = await self._writes.call(claim)
+        hand_off = self._hand_off
+        if hand_off is not None and hand_off.owner == owner and len(claimed) < limit:
+            claimed += self._take_handed_off(hand_off, limit - len(claimed))
+        return claimed
+
+    def _take_handed_off(self, hand_off: _HandOff, limit: int) -> list[ClaimedEvent]:
+        fresh_after = self._clock_ms() - hand_off.lease_ms // 2
+        taken: list[ClaimedEvent] = []
+        while hand_off.waiting and len(taken) < limit:
+            accepted_at, event = hand_off.waiting.popleft()
+            if accepted_at >= fresh_after:
+                taken.append(ClaimedEvent(event=event, attempts=0))
+        return taken
+
+    async def _release_handed_off(self) -> None:
+        """Closing: what still waits in memory becomes claimable by any relay at once."""
+        if self._hand_off is None or not self._hand_off.waiting:
+            return
+        owner = self._hand_off.owner
+        ids = json.dumps([event.id for _, event in self._hand_off.waiting])
+        self._hand_off.waiting.clear()
+
+        def release(connection: sqlite3.Connection) -> None:
+            with _write_transaction(connection):
+                connection.execute(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until = 0"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND state = 'pending'",
+                    (ids, owner),
+                )
+
+        with contextlib.suppress(sqlite3.Error, WorkerStopped):  # else the leases run out by themselves
+            await self._writes.call(release)
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event."""
@@ -331,7 +399,8 @@ class SqliteOutbox:
                     events, size = events + len(rows), size + added
                     outcomes.append(None)
                 connection.executemany(
-                    "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before, lease_owner, lease_until)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     accepted,
                 )
         except sqlite3.Error as error:

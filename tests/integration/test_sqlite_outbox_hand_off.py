@@ -1,0 +1,132 @@
+"""Events this process accepts go to its own relay in memory, leased in the file from the start."""
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite_outbox.store import SqliteOutbox
+from domain.event import UserEvent
+
+pytestmark = pytest.mark.anyio
+
+OWN_RELAY = "this-process"
+LEASE_SECONDS = 60
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now_ms = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+
+def event(n: int) -> UserEvent:
+    return UserEvent(name="app/test", data={"user": {"id": "u"}, "n": n}, id=f"event-{n}", ts=n)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def make_outbox(tmp_path: Path, clock: ManualClock) -> Callable[..., SqliteOutbox]:
+    def make(capacity: int = 100) -> SqliteOutbox:
+        outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", clock_ms=clock)
+        outbox.hand_off_to(OWN_RELAY, LEASE_SECONDS, capacity=capacity)
+        return outbox
+
+    return make
+
+
+@pytest.fixture
+async def outbox(make_outbox: Callable[..., SqliteOutbox]) -> AsyncIterator[SqliteOutbox]:
+    box = make_outbox()
+    await box.open()
+    yield box
+    await box.close()
+
+
+async def test_the_own_relay_gets_the_accepted_events_themselves_without_reading_them_back(
+    outbox: SqliteOutbox,
+) -> None:
+    accepted = [event(1), event(2)]
+    await outbox.publish(accepted)
+
+    claimed = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+
+    assert [item.event for item in claimed] == accepted
+    assert all(item.event is original for item, original in zip(claimed, accepted, strict=True))
+    assert await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS) == []
+
+
+async def test_another_relay_takes_handed_off_events_only_once_their_lease_ran_out(
+    outbox: SqliteOutbox, clock: ManualClock
+) -> None:
+    await outbox.publish([event(1)])
+
+    assert await outbox.claim("another-process", 10, LEASE_SECONDS) == []
+    clock.advance(LEASE_SECONDS + 1)
+    assert [item.event.id for item in await outbox.claim("another-process", 10, LEASE_SECONDS)] == ["event-1"]
+
+
+async def test_an_event_that_waited_half_its_lease_is_left_to_the_claims_of_the_file(
+    outbox: SqliteOutbox, clock: ManualClock
+) -> None:
+    await outbox.publish([event(1)])
+
+    clock.advance(LEASE_SECONDS / 2 + 1)
+    assert await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS) == []
+    clock.advance(LEASE_SECONDS / 2)
+    assert [item.event.id for item in await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)] == ["event-1"]
+
+
+async def test_due_events_of_the_file_come_before_those_waiting_in_memory(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1)])
+    first = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+    await outbox.retry_later(OWN_RELAY, [first[0].event.id], 0.0, "bus unavailable")
+    await outbox.publish([event(2)])
+
+    claimed = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+
+    assert [(item.event.id, item.attempts) for item in claimed] == [("event-1", 1), ("event-2", 0)]
+
+
+async def test_closing_frees_what_still_waits_in_memory_for_any_relay(
+    make_outbox: Callable[..., SqliteOutbox],
+) -> None:
+    closing = make_outbox()
+    await closing.open()
+    await closing.publish([event(1)])
+    await closing.close()
+
+    reopened = make_outbox()
+    await reopened.open()
+    try:
+        claimed = await reopened.claim("another-process", 10, LEASE_SECONDS)
+    finally:
+        await reopened.close()
+
+    assert [item.event.id for item in claimed] == ["event-1"]
+
+
+async def test_past_its_capacity_the_outbox_writes_events_for_any_relay_to_claim(
+    make_outbox: Callable[..., SqliteOutbox],
+) -> None:
+    outbox = make_outbox(capacity=1)
+    await outbox.open()
+    try:
+        await outbox.publish([event(1)])
+        await outbox.publish([event(2)])
+        others = await outbox.claim("another-process", 10, LEASE_SECONDS)
+        own = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+    finally:
+        await outbox.close()
+
+    assert [item.event.id for item in others] == ["event-2"]
+    assert [item.event.id for item in own] == ["event-1"]
