@@ -6,9 +6,10 @@ forth with the loop, a wake-up of the loop) and, under load, adds milliseconds o
 GIL to every request. So the loop writes itself, and only what could block it goes to the worker
 thread: this connection never waits for a lock (``busy_timeout=0``; when another process holds the
 write lock, the work is done by the thread, which may wait) and never checkpoints (a checkpoint
-copies pages and syncs; the thread runs one after every ``checkpoint_every`` commits here). While
-a checkpoint runs, writes go to the thread too, queued behind it: a loop that kept writing would
-keep the checkpoint from ever catching up, and the write-ahead log would only grow.
+copies pages and syncs; the thread runs one after every ``checkpoint_every`` commits here). A
+checkpoint runs twice: once while the loop goes on writing, then once more, short, with the loop's
+writes queued behind it in the thread, so that it catches up and the next write starts the log
+over. A loop that never paused would keep every checkpoint behind, and the log would only grow.
 """
 
 import asyncio
@@ -61,6 +62,7 @@ class InlineWriter(Generic[Item]):
         self._pending: list[tuple[Item, asyncio.Future[Any]]] = []
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        self._catching_up = False
 
     async def open(self) -> None:
         """Open the connection (in a thread: creating the tables may wait for the lock)."""
@@ -83,7 +85,7 @@ class InlineWriter(Generic[Item]):
     async def call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` run here, or in the thread when the lock is taken; it must be one transaction."""
         connection = self._open_connection()
-        if self._checkpoint is not None:
+        if self._catching_up:
             return await self._fallback.call(work)
         try:
             result = work(connection)
@@ -97,7 +99,7 @@ class InlineWriter(Generic[Item]):
     async def append(self, item: Item) -> object:
         """Write ``item`` with the other appends of this turn of the loop; returns its outcome."""
         self._open_connection()
-        if self._checkpoint is not None:
+        if self._catching_up:
             return await self._fallback.append(item)
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         if not self._pending:
@@ -139,7 +141,10 @@ class InlineWriter(Generic[Item]):
         try:
             with contextlib.suppress(sqlite3.Error, WorkerStopped):  # the next one copies these pages too
                 await self._fallback.call(_checkpoint)
+                self._catching_up = True
+                await self._fallback.call(_checkpoint)
         finally:
+            self._catching_up = False
             self._checkpoint = None
 
     def _open_connection(self) -> sqlite3.Connection:
@@ -149,5 +154,5 @@ class InlineWriter(Generic[Item]):
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
-    """Copy the WAL into the database without waiting: the loop's writes queue behind it meanwhile."""
+    """Copy what it can of the WAL into the database, without waiting for readers or writers."""
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
