@@ -154,11 +154,13 @@ class SqliteOutbox:
             for body in [encode_event(event)]
         ]
         try:
-            await self._writes.append(rows)
+            inserted = await self._writes.append(rows)
         except WorkerStopped:
             raise EventBusUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
-        if hand_off is not None:
+        if hand_off is not None and inserted == len(events):
             hand_off.waiting.extend((now, event) for event in events)
+        elif hand_off is not None and inserted:
+            await self._release_leases(hand_off.owner, [event.id for event in events], accepted_at=now)
         for listener in self._listeners:
             listener()
         return [event.id for event in events]
@@ -198,16 +200,24 @@ class SqliteOutbox:
         """Closing: what still waits in memory becomes claimable by any relay at once."""
         if self._hand_off is None or not self._hand_off.waiting:
             return
-        owner = self._hand_off.owner
-        ids = json.dumps([event.id for _, event in self._hand_off.waiting])
+        ids = [event.id for _, event in self._hand_off.waiting]
         self._hand_off.waiting.clear()
+        await self._release_leases(self._hand_off.owner, ids)
+
+    async def _release_leases(self, owner: str, event_ids: list[str], accepted_at: int | None = None) -> None:
+        """Make these events claimable at once (only those accepted at ``accepted_at``, when given).
+
+        Besides at closing, for a publish some of whose ids were stored already: which of its events
+        are new is unknown, so none waits in memory, and those it stored go to the file's claims.
+        """
 
         def release(connection: sqlite3.Connection) -> None:
             with _write_transaction(connection):
                 connection.execute(
                     "UPDATE outbox SET lease_owner = NULL, lease_until = 0"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND state = 'pending'",
-                    (ids, owner),
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND state = 'pending'"
+                    " AND (? IS NULL OR accepted_at = ?)",
+                    (json.dumps(event_ids), owner, accepted_at, accepted_at),
                 )
 
         with contextlib.suppress(sqlite3.Error, WorkerStopped):  # else the leases run out by themselves
@@ -379,9 +389,11 @@ class SqliteOutbox:
     def _append_group(
         self, connection: sqlite3.Connection, group: list[list[_Row]], *, wait_for_lock: bool = True
     ) -> list[object]:
-        """One transaction for every append queued together; a request that does not fit is refused alone."""
+        """One transaction for every append queued together; a request that does not fit is refused alone.
+
+        A request's outcome is how many of its events were new (an id already stored is not stored again).
+        """
         outcomes: list[object] = []
-        accepted: list[_Row] = []
         try:
             with _write_transaction(connection):
                 events, size = connection.execute("SELECT events, bytes FROM outbox_totals").fetchone()
@@ -395,14 +407,13 @@ class SqliteOutbox:
                             )
                         )
                         continue
-                    accepted.extend(rows)
+                    inserted = connection.executemany(
+                        "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before, lease_owner,"
+                        " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    ).rowcount
                     events, size = events + len(rows), size + added
-                    outcomes.append(None)
-                connection.executemany(
-                    "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before, lease_owner, lease_until)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    accepted,
-                )
+                    outcomes.append(inserted)
         except sqlite3.Error as error:
             if not wait_for_lock and is_busy(error):
                 raise

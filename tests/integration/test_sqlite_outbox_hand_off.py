@@ -130,3 +130,27 @@ async def test_past_its_capacity_the_outbox_writes_events_for_any_relay_to_claim
 
     assert [item.event.id for item in others] == ["event-2"]
     assert [item.event.id for item in own] == ["event-1"]
+
+
+async def test_an_event_accepted_again_under_its_id_is_not_handed_over_twice(outbox: SqliteOutbox) -> None:
+    await outbox.publish([event(1)])
+    first = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+    await outbox.mark_delivered(OWN_RELAY, [item.event.id for item in first])
+
+    await outbox.publish([event(1)])
+
+    assert await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS) == []
+
+
+async def test_a_publish_with_some_ids_stored_already_leaves_its_new_events_to_any_relay(
+    outbox: SqliteOutbox, clock: ManualClock
+) -> None:
+    await outbox.publish([event(1)])
+    clock.advance(0.001)
+    await outbox.publish([event(1), event(2)])
+
+    others = await outbox.claim("another-process", 10, LEASE_SECONDS)
+    own = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
+
+    assert [item.event.id for item in others] == ["event-2"]
+    assert [item.event.id for item in own] == ["event-1"]
