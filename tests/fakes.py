@@ -25,3 +25,16 @@ class SelectiveEventBus:
             raise EventRejected(f"invalid event {poison[0]}")
         self.accepted.extend(events)
         return [event.id for event in events]
+
+
+class ManualMillisecondClock:
+    """Wall-clock milliseconds, as the outbox reads them, that move only when told to."""
+
+    def __init__(self, now_ms: int = 1_000_000) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)

@@ -9,19 +9,9 @@ import pytest
 from adapters.sqlite_outbox.store import SqliteOutbox
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
+from tests.fakes import ManualMillisecondClock
 
 pytestmark = pytest.mark.anyio
-
-
-class ManualClock:
-    def __init__(self, now_ms: int = 1_000_000) -> None:
-        self.now_ms = now_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> None:
-        self.now_ms += int(seconds * 1000)
 
 
 def event(n: int, payload: str = "") -> UserEvent:
@@ -29,12 +19,12 @@ def event(n: int, payload: str = "") -> UserEvent:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> ManualMillisecondClock:
+    return ManualMillisecondClock()
 
 
 @pytest.fixture
-def open_outbox(tmp_path: Path, clock: ManualClock) -> Callable[..., SqliteOutbox]:
+def open_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutbox]:
     def make(max_events: int = 1_000_000, max_bytes: int = 1 << 30) -> SqliteOutbox:
         return SqliteOutbox(
             tmp_path / "var" / "outbox.sqlite3", clock_ms=clock, max_events=max_events, max_bytes=max_bytes
@@ -83,7 +73,7 @@ async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_own
 
 
 async def test_an_expired_lease_makes_the_events_claimable_again(
-    outbox: SqliteOutbox, clock: ManualClock
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
 ) -> None:
     await outbox.publish([event(1)])
     await outbox.claim("crashed-relay", 10, 30)
@@ -93,7 +83,9 @@ async def test_an_expired_lease_makes_the_events_claimable_again(
     assert [item.event.id for item in await outbox.claim("relay", 10, 30)] == ["event-1"]
 
 
-async def test_delivered_events_are_never_claimed_again(outbox: SqliteOutbox, clock: ManualClock) -> None:
+async def test_delivered_events_are_never_claimed_again(
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
+) -> None:
     await outbox.publish([event(1), event(2)])
     await outbox.claim("relay", 10, 30)
 
@@ -105,7 +97,7 @@ async def test_delivered_events_are_never_claimed_again(outbox: SqliteOutbox, cl
 
 
 async def test_a_retried_event_waits_its_delay_and_counts_the_attempt(
-    outbox: SqliteOutbox, clock: ManualClock
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
 ) -> None:
     await outbox.publish([event(1)])
     await outbox.claim("relay", 10, 30)

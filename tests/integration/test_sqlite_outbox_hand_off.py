@@ -7,6 +7,7 @@ import pytest
 
 from adapters.sqlite_outbox.store import SqliteOutbox
 from domain.event import UserEvent
+from tests.fakes import ManualMillisecondClock
 
 pytestmark = pytest.mark.anyio
 
@@ -14,28 +15,17 @@ OWN_RELAY = "this-process"
 LEASE_SECONDS = 60
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now_ms = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> None:
-        self.now_ms += int(seconds * 1000)
-
-
 def event(n: int) -> UserEvent:
     return UserEvent(name="app/test", data={"user": {"id": "u"}, "n": n}, id=f"event-{n}", ts=n)
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> ManualMillisecondClock:
+    return ManualMillisecondClock()
 
 
 @pytest.fixture
-def make_outbox(tmp_path: Path, clock: ManualClock) -> Callable[..., SqliteOutbox]:
+def make_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutbox]:
     def make(capacity: int = 100) -> SqliteOutbox:
         outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", clock_ms=clock)
         outbox.hand_off_to(OWN_RELAY, LEASE_SECONDS, capacity=capacity)
@@ -66,7 +56,7 @@ async def test_the_own_relay_gets_the_accepted_events_themselves_without_reading
 
 
 async def test_another_relay_takes_handed_off_events_only_once_their_lease_ran_out(
-    outbox: SqliteOutbox, clock: ManualClock
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
 ) -> None:
     await outbox.publish([event(1)])
 
@@ -76,7 +66,7 @@ async def test_another_relay_takes_handed_off_events_only_once_their_lease_ran_o
 
 
 async def test_an_event_that_waited_half_its_lease_is_left_to_the_claims_of_the_file(
-    outbox: SqliteOutbox, clock: ManualClock
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
 ) -> None:
     await outbox.publish([event(1)])
 
@@ -143,7 +133,7 @@ async def test_an_event_accepted_again_under_its_id_is_not_handed_over_twice(out
 
 
 async def test_a_publish_with_some_ids_stored_already_leaves_its_new_events_to_any_relay(
-    outbox: SqliteOutbox, clock: ManualClock
+    outbox: SqliteOutbox, clock: ManualMillisecondClock
 ) -> None:
     await outbox.publish([event(1)])
     clock.advance(0.001)
