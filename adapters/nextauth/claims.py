@@ -25,20 +25,29 @@ def validate_claims(header: Mapping[str, JsonValue], plaintext: bytes, now: int)
     repeated in the header must equal the claims'.
     """
     claims = decode_json_object(plaintext, "JWT claims set")
-    _numeric_date(claims, "iat")
-    nbf = _numeric_date(claims, "nbf")
-    if nbf is not None and nbf > now + CLOCK_TOLERANCE_SECONDS:
-        raise ExpiredToken('the token is not valid yet: "nbf" is later than now, beyond the tolerance')
-    exp = _numeric_date(claims, "exp")
-    if exp is not None and exp <= now - CLOCK_TOLERANCE_SECONDS:
-        raise ExpiredToken('the token has expired: "exp" is earlier than now, beyond the tolerance')
+    numeric_date(claims, "iat")
+    check_not_before(numeric_date(claims, "nbf"), now)
+    check_not_expired(numeric_date(claims, "exp"), now)
     for name in _REPLICATED:
         if name in header and not _replicated(name, header[name], claims.get(name, _ABSENT)):
             raise MalformedToken(f'the header\'s "{name}" differs from the claim')
     return claims
 
 
-def _numeric_date(claims: Mapping[str, JsonValue], name: str) -> int | float | None:
+def check_not_before(nbf: int | float | None, now: int) -> None:
+    """``ExpiredToken`` if the token is valid from ``nbf`` on, more than the tolerance after ``now``."""
+    if nbf is not None and nbf > now + CLOCK_TOLERANCE_SECONDS:
+        raise ExpiredToken('the token is not valid yet: "nbf" is later than now, beyond the tolerance')
+
+
+def check_not_expired(exp: int | float | None, now: int) -> None:
+    """``ExpiredToken`` if the token expired at ``exp``, more than the tolerance before ``now``."""
+    if exp is not None and exp <= now - CLOCK_TOLERANCE_SECONDS:
+        raise ExpiredToken('the token has expired: "exp" is earlier than now, beyond the tolerance')
+
+
+def numeric_date(claims: Mapping[str, JsonValue], name: str) -> int | float | None:
+    """The claim ``name``, ``None`` when absent, or ``MalformedToken`` unless it is a JSON number."""
     value = claims.get(name)
     if value is None:
         if name in claims:  # JSON null

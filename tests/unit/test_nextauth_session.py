@@ -2,11 +2,20 @@
 
 import logging
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.nextauth import NextAuthSession, Version, claims_for_user, mint_session_cookie
+from adapters.nextauth import (
+    NextAuthSession,
+    Version,
+    claims_for_user,
+    default_cookie_name,
+    jwe,
+    mint_session_cookie,
+)
+from adapters.nextauth.keys import keyring
 from application.ports import SessionCredentials
 from domain.event import JsonValue
 from domain.user import User
@@ -266,3 +275,216 @@ async def test_never_raises_whatever_a_request_carries(
     assert (
         await session.current_user(SessionCredentials(cookies=cookies, authorization=authorization)) is None
     )
+
+
+# The memo of tokens that proved a user.
+
+T = ISSUED_AT
+# (nbf, exp) of the property's tokens: absent, whole or fractional, passed or to come.
+LIFETIMES: list[tuple[float | None, float | None]] = [
+    (None, None),
+    (None, T + 30),
+    (None, T + 30.5),
+    (T - 10, T + 100),
+    (T + 20.5, None),
+    (T + 40, T + 90.25),
+]
+
+
+def sealed(version: Version, claims: dict[str, JsonValue], cookie_name: str) -> str:
+    """A token sealed as the library seals one, but with ``claims`` as given: ``exp`` and ``nbf``
+    are left as they are, or out."""
+    key = keyring(version, (SECRET,), cookie_name).encryption_key
+    header: dict[str, JsonValue] = {"alg": "dir", "enc": key.enc}
+    if version == 5:
+        header["kid"] = key.kid
+    return jwe.encrypt(msgspec.json.encode(claims), header, key.cipher)
+
+
+def tampered(token: str) -> str:
+    """``token`` with its middle character changed: a forgery that no secret decrypts."""
+    middle = len(token) // 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+
+
+def token_pool(version: Version) -> list[str]:
+    """Tokens of several lifetimes, one without a subject, one for the secure cookie, and forgeries."""
+    plain, secure = default_cookie_name(version, secure=False), default_cookie_name(version, secure=True)
+    tokens = []
+    for index, (nbf, exp) in enumerate(LIFETIMES):
+        claims: dict[str, JsonValue] = {"sub": f"u-{index}"}
+        if nbf is not None:
+            claims["nbf"] = nbf
+        if exp is not None:
+            claims["exp"] = exp
+        tokens.append(sealed(version, claims, plain))
+    tokens.append(sealed(version, {"name": "nobody"}, plain))
+    tokens.append(sealed(version, {"sub": "secure", "exp": T + 60}, secure))
+    return tokens + [tampered(token) for token in tokens[1:4]]
+
+
+TOKEN_POOLS: dict[Version, list[str]] = {4: token_pool(4), 5: token_pool(5)}
+
+
+def presented(token: str, source: str, version: Version) -> SessionCredentials:
+    """``token`` in the plain or the secure session cookie, or as a bearer token."""
+    if source == "bearer":
+        return SessionCredentials(authorization=f"Bearer {token}")
+    return SessionCredentials(cookies={default_cookie_name(version, secure=source == "secure"): token})
+
+
+class DebugMessages(logging.Handler):
+    """The messages the session adapter logs while the ``with`` block runs, at debug level."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        self._logger = logging.getLogger("adapters.nextauth")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> list[str]:
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self.messages
+
+    def __exit__(self, *_: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+def memoizing(clock: FrozenClock, version: Version = 5, *, memo_size: int = 1024) -> NextAuthSession:
+    return NextAuthSession((SECRET,), version, allow_bearer=True, clock=clock, memo_size=memo_size)
+
+
+@given(
+    version=versions,
+    memo_size=st.integers(1, 4) | st.just(1024),
+    calls=st.lists(
+        st.tuples(
+            st.integers(0, len(TOKEN_POOLS[4]) - 1),
+            st.sampled_from(["plain", "secure", "bearer"]),
+            st.integers(T - 60, T + 150) | st.floats(T - 60, T + 150),
+        ),
+        max_size=40,
+    ),
+)
+async def test_answers_and_logs_as_the_full_check_would_call_by_call_whatever_the_clock_does(
+    version: Version, memo_size: int, calls: list[tuple[int, str, float]]
+) -> None:
+    clock = FrozenClock(T)
+    memoized, checked = memoizing(clock, version, memo_size=memo_size), memoizing(clock, version, memo_size=0)
+    for index, source, now in calls:
+        clock.now = now
+        credentials = presented(TOKEN_POOLS[version][index], source, version)
+        with DebugMessages() as memoized_log:
+            memoized_user = await memoized.current_user(credentials)
+        with DebugMessages() as checked_log:
+            checked_user = await checked.current_user(credentials)
+        assert (memoized_user, memoized_log) == (checked_user, checked_log)
+        assert memoized.memo_entries <= memo_size
+    assert checked.memo_entries == 0
+
+
+async def test_answers_a_repeated_token_from_the_memo_without_decrypting_it_again() -> None:
+    memoized, checked = memoizing(FrozenClock(T)), memoizing(FrozenClock(T), memo_size=0)
+    for session in (memoized, checked):
+        first = await session.current_user(SessionCredentials(cookies={V5_COOKIE: AUTH_CORE_TOKEN}))
+        again = await session.current_user(SessionCredentials(cookies={V5_COOKIE: AUTH_CORE_TOKEN}))
+        assert first == again == ADA
+        # Decrypting makes a new User; only the memo can answer with the very one it answered before.
+        assert (again is first) == (session is memoized)
+    assert memoized.memo_entries == 1
+
+
+@pytest.mark.parametrize(
+    ("claims", "later"),
+    [({"sub": "u-1", "exp": T + 60}, T + 60 + 15), ({"sub": "u-1", "nbf": T}, T - 16)],
+    ids=["expired", "not-yet-valid"],
+)
+async def test_answers_nobody_once_the_clock_leaves_a_memoized_tokens_lifetime_and_forgets_it(
+    claims: dict[str, JsonValue], later: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock(T)
+    session = memoizing(clock)
+    credentials = SessionCredentials(cookies={V5_COOKIE: sealed(5, claims, V5_COOKIE)})
+    assert await session.current_user(credentials) == User("u-1")
+    clock.now = later
+    with caplog.at_level(logging.DEBUG, logger="adapters.nextauth"):
+        assert await session.current_user(credentials) is None
+        assert session.memo_entries == 0
+        assert await memoizing(clock, memo_size=0).current_user(credentials) is None
+    memoized_message, checked_message = caplog.messages
+    assert memoized_message == checked_message
+    assert memoized_message.startswith("No NextAuth session (expired): ")
+
+
+async def test_memoizes_a_token_apart_for_each_cookie_name_and_as_a_bearer_token() -> None:
+    session = memoizing(FrozenClock(T), 4)
+    for source in ("plain", "secure", "bearer", "plain"):
+        assert await session.current_user(presented(NEXT_AUTH_TOKEN, source, 4)) == ADA
+    assert session.memo_entries == 3
+
+
+async def test_a_token_memoized_for_one_cookie_proves_nobody_in_another() -> None:
+    session = memoizing(FrozenClock(T))
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: AUTH_CORE_TOKEN})) == ADA
+    assert await session.current_user(SessionCredentials(cookies={V5_SECURE_COOKIE: AUTH_CORE_TOKEN})) is None
+
+
+async def test_holds_at_most_memo_size_tokens_forgetting_the_one_memoized_first() -> None:
+    session = memoizing(FrozenClock(T), memo_size=3)
+    tokens = [sealed(5, {"sub": f"u-{index}"}, V5_COOKIE) for index in range(5)]
+    users = []
+    for count, token in enumerate(tokens, start=1):
+        users.append(await session.current_user(SessionCredentials(cookies={V5_COOKIE: token})))
+        assert session.memo_entries == min(count, 3)
+    oldest, newest = tokens[0], tokens[-1]
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: newest})) is users[-1]
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: oldest})) is not users[0]
+
+
+async def test_does_not_memoize_a_token_longer_than_8192_characters() -> None:
+    tokens = [sealed(5, {"sub": "u-1", "pad": "x" * filler}, V5_COOKIE) for filler in range(5800, 6200, 4)]
+    longest_kept = max((token for token in tokens if len(token) <= 8192), key=len)
+    shortest_not = min((token for token in tokens if len(token) > 8192), key=len)
+    assert len(shortest_not) - len(longest_kept) < 32
+    session = memoizing(FrozenClock(T))
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: shortest_not})) is not None
+    assert session.memo_entries == 0
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: longest_kept})) is not None
+    assert session.memo_entries == 1
+
+
+async def test_does_not_memoize_a_user_whose_strings_exceed_1024_characters() -> None:
+    name = "\U0001f600" * 1000  # a 4-byte character: the most memory a string can take per character
+    at_most: dict[str, JsonValue] = {"sub": "u-1", "name": name, "email": "e" * 21}
+    beyond: dict[str, JsonValue] = {**at_most, "email": "e" * 22}
+    session = memoizing(FrozenClock(T))
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: sealed(5, beyond, V5_COOKIE)}))
+    assert session.memo_entries == 0
+    assert await session.current_user(SessionCredentials(cookies={V5_COOKIE: sealed(5, at_most, V5_COOKIE)}))
+    assert session.memo_entries == 1
+
+
+async def test_never_memoizes_a_token_that_proves_nobody() -> None:
+    session = memoizing(FrozenClock(T + 3600))
+    rejected = [
+        SessionCredentials(),
+        SessionCredentials(cookies={V5_COOKIE: AUTH_CORE_TOKEN}),
+        SessionCredentials(cookies={V5_COOKIE: tampered(AUTH_CORE_TOKEN)}),
+        SessionCredentials(cookies={V5_SECURE_COOKIE: sealed(5, {"sub": "u-1"}, V5_COOKIE)}),
+        SessionCredentials(cookies={V5_COOKIE: sealed(5, {"name": "Ada"}, V5_COOKIE)}),
+        minted(5, {"sub": "u-1"}, secret="another"),
+        SessionCredentials(authorization="Bearer a.b.c.d.e"),
+    ]
+    for credentials in rejected * 2:
+        assert await session.current_user(credentials) is None
+    assert session.memo_entries == 0
+
+
+def test_refuses_a_negative_memo_size() -> None:
+    with pytest.raises(ValueError, match="memo_size"):
+        memoizing(FrozenClock(T), memo_size=-1)
