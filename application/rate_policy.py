@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.ports import RateLimiterPort
+from application.ports import RateDecision, RateLimiterPort
 from domain.errors import RateLimited
 
 
@@ -23,15 +23,17 @@ class RatePolicy:
     per_address: Rate | None
 
     async def check_user(self, user_id: str) -> None:
-        await self._check(f"user:{user_id}", self.per_user)
+        rate = self.per_user
+        if rate is not None:
+            _enforce(rate, await self.limiter.hit(f"user:{user_id}", rate.limit, rate.period))
 
     async def check_address(self, address: str | None) -> None:
         """Requests without a session are counted by where they come from."""
-        await self._check(f"addr:{address or 'unknown'}", self.per_address)
+        rate = self.per_address
+        if rate is not None:
+            _enforce(rate, await self.limiter.hit(f"addr:{address or 'unknown'}", rate.limit, rate.period))
 
-    async def _check(self, key: str, rate: Rate | None) -> None:
-        if rate is None:
-            return
-        decision = await self.limiter.hit(key, rate.limit, rate.period)
-        if not decision.allowed:
-            raise RateLimited(rate.limit, rate.period, decision.retry_after, decision.reset_after)
+
+def _enforce(rate: Rate, decision: RateDecision) -> None:
+    if not decision.allowed:
+        raise RateLimited(rate.limit, rate.period, decision.retry_after, decision.reset_after)

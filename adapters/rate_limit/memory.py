@@ -26,6 +26,8 @@ MAX_TRACKED_KEYS = 100_000
 the key itself, so some 30 MB at most."""
 
 _MICROSECONDS = 1_000_000
+_MAX_PERIODS = 64
+"""Rates whose period in microseconds is remembered: callers use one or two."""
 _FORGET_PER_HIT = 2
 """Drained buckets forgotten per hit at most: more than the one bucket a hit can add, so the
 drained ones never pile up, and few enough that no hit pays for a long sweep."""
@@ -75,13 +77,19 @@ class InMemoryRateLimiter:
         self._clock = clock
         self._empty_at: OrderedDict[tuple[str, int, int], int] = OrderedDict()
         """When each bucket will be empty, in microseconds scaled by its limit."""
+        self._periods: dict[tuple[int, float], int] = {}
+        """``period_microseconds`` of the few rates in use, worked out once each."""
 
     def __len__(self) -> int:
         """The number of buckets tracked now."""
         return len(self._empty_at)
 
     async def hit(self, key: str, limit: int, period: float) -> RateDecision:
-        period_us = period_microseconds(limit, period)
+        period_us = self._periods.get((limit, period))
+        if period_us is None:
+            period_us = period_microseconds(limit, period)
+            if len(self._periods) < _MAX_PERIODS:
+                self._periods[limit, period] = period_us
         now_us = round(self._clock() * _MICROSECONDS)
         now = now_us * limit
         bucket = (key, limit, period_us)
