@@ -46,11 +46,25 @@ class _Batch:
     Each caller waits on a future of its own, resolved when the outcome is known: cancelling a
     caller cancels only that future, never the publish, which runs in a task nobody awaits. This
     is what ``asyncio.shield`` would give, without its extra future and callback per caller.
+    ``loop`` is the event loop it gathers in, looked up once: ``asyncio.get_running_loop()``
+    makes a ``getpid()`` system call each time.
     """
 
-    __slots__ = ("accepted", "due", "error", "event_bytes", "events", "ids", "timer", "traceback", "waiters")
+    __slots__ = (
+        "accepted",
+        "due",
+        "error",
+        "event_bytes",
+        "events",
+        "ids",
+        "loop",
+        "timer",
+        "traceback",
+        "waiters",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.events: list[UserEvent] = []
         self.event_bytes = 0
         self.waiters: list[asyncio.Future[None]] = []
@@ -141,7 +155,7 @@ class CoalescingEventBus:
         start = len(batch.events)
         batch.events.extend(events)
         batch.event_bytes += event_bytes
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = batch.loop.create_future()
         batch.waiters.append(waiter)
         if self._is_full(batch):
             self._flush(batch)
@@ -198,8 +212,8 @@ class CoalescingEventBus:
         )
 
     def _start_batch(self) -> _Batch:
-        batch = _Batch()
-        schedule = asyncio.get_running_loop().call_later if self._schedule is None else self._schedule
+        batch = _Batch(asyncio.get_running_loop())
+        schedule = batch.loop.call_later if self._schedule is None else self._schedule
         batch.timer = schedule(self._linger, partial(self._linger_over, batch))
         self._pending = batch
         return batch
@@ -227,7 +241,7 @@ class CoalescingEventBus:
         self._make_due(batch)
         self._pending = None
         self._in_flight += 1
-        sender = asyncio.get_running_loop().create_task(self._send(batch))
+        sender = batch.loop.create_task(self._send(batch))
         self._senders.add(sender)
         sender.add_done_callback(self._senders.discard)
         self._room.set()

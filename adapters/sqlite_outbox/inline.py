@@ -59,6 +59,7 @@ class InlineWriter(Generic[Item]):
         self._fallback = fallback
         self._checkpoint_every = checkpoint_every
         self._connection: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Item, asyncio.Future[Any]]] = []
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
@@ -70,6 +71,8 @@ class InlineWriter(Generic[Item]):
         connection.execute("PRAGMA busy_timeout = 0")
         connection.execute("PRAGMA wal_autocheckpoint = 0")
         self._connection = connection
+        # Looked up once: ``asyncio.get_running_loop()`` makes a ``getpid()`` system call each time.
+        self._loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         """Write what is queued, let a running checkpoint finish, and close the connection."""
@@ -98,12 +101,12 @@ class InlineWriter(Generic[Item]):
 
     async def append(self, item: Item) -> object:
         """Write ``item`` with the other appends of this turn of the loop; returns its outcome."""
-        self._open_connection()
+        loop = self._open_loop()
         if self._catching_up:
             return await self._fallback.append(item)
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[object] = loop.create_future()
         if not self._pending:
-            future.get_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         self._pending.append((item, future))
         outcome = await future
         if outcome is _BUSY:
@@ -135,7 +138,7 @@ class InlineWriter(Generic[Item]):
         self._commits += 1
         if self._commits >= self._checkpoint_every and self._checkpoint is None:
             self._commits = 0
-            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
+            self._checkpoint = self._open_loop().create_task(self._run_checkpoint())
 
     async def _run_checkpoint(self) -> None:
         try:
@@ -151,6 +154,11 @@ class InlineWriter(Generic[Item]):
         if self._connection is None:
             raise WorkerStopped("the outbox is not open")
         return self._connection
+
+    def _open_loop(self) -> asyncio.AbstractEventLoop:
+        if self._connection is None or self._loop is None:
+            raise WorkerStopped("the outbox is not open")
+        return self._loop
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
