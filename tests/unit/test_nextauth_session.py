@@ -416,7 +416,9 @@ async def test_answers_nobody_once_the_clock_leaves_a_memoized_tokens_lifetime_a
         assert await session.current_user(credentials) is None
         assert session.memo_entries == 0
         assert await memoizing(clock, memo_size=0).current_user(credentials) is None
-    memoized_message, checked_message = caplog.messages
+    memoized_message, checked_message = [
+        record.getMessage() for record in caplog.records if record.name == "adapters.nextauth"
+    ]
     assert memoized_message == checked_message
     assert memoized_message.startswith("No NextAuth session (expired): ")
 
