@@ -19,12 +19,14 @@ BODY = '{"name":"app/bench","data":{"n":1}}'
 
 @dataclass(frozen=True, slots=True)
 class LoadShape:
-    """What wrk sends: how many connections and threads, for how long, with which cookie."""
+    """What wrk sends: how many connections and threads, with which cookie; or, with ``cookies``, a
+    file of cookies (one per line) each wrk thread sends in turn, one per request."""
 
     connections: int
     threads: int
     cookie: str
     body: str = BODY
+    cookies: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,9 @@ def start_wrk(url: str, seconds: float, shape: LoadShape) -> "subprocess.Popen[s
     if not url.startswith("http://127.0.0.1:"):
         raise BenchError(f"load goes to loopback only, not to {url}")
     env = {**os.environ, "BENCH_COOKIE": shape.cookie, "BENCH_BODY": shape.body}
+    if shape.cookies is not None:
+        env["BENCH_COOKIES_FILE"] = str(shape.cookies)
+        env["BENCH_THREADS"] = str(shape.threads)
     return subprocess.Popen(
         wrk_command(url, seconds, shape),
         env=env,

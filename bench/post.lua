@@ -1,5 +1,8 @@
 -- wrk script: POST /api with the session cookie and a small JSON body, as a browser would.
 -- The cookie and body come from the environment (BENCH_COOKIE, BENCH_BODY); bench/run.py sets them.
+-- With BENCH_COOKIES_FILE (one Cookie header value per line), each request carries the next cookie
+-- of the file instead, the BENCH_THREADS wrk threads spread evenly over it: many users at once, each
+-- cookie coming back only after all the others.
 -- At the end it prints one machine-readable line, "BENCH_RESULT {json}", which bench/run.py parses.
 
 wrk.method = "POST"
@@ -8,6 +11,36 @@ wrk.headers["Content-Type"] = "application/json"
 local cookie = os.getenv("BENCH_COOKIE")
 if cookie ~= nil and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
+end
+
+local cookies = {}
+local path = os.getenv("BENCH_COOKIES_FILE")
+if path ~= nil and path ~= "" then
+  for line in io.lines(path) do
+    if line ~= "" then
+      cookies[#cookies + 1] = line
+    end
+  end
+end
+
+if #cookies > 0 then
+  local threads = 0
+  local spacing = math.floor(#cookies / (tonumber(os.getenv("BENCH_THREADS")) or 1))
+  function setup(thread)
+    thread:set("position", threads * spacing)
+    threads = threads + 1
+  end
+
+  local headers = {}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+
+  function request()
+    position = (position or 0) % #cookies + 1
+    headers["Cookie"] = cookies[position]
+    return wrk.format(nil, nil, headers, nil)
+  end
 end
 
 function done(summary, latency, requests)

@@ -7,8 +7,10 @@ cookie, a small JSON body). Prints one table and writes ``bench/results/<UTC tim
 Scenarios: ``ceiling`` (a bare Litestar handler, ``bench/ceiling_app.py``), ``nextjs`` (the
 original Next.js route eventgate replaces, ``bench/nextjs/``, served by ``next start``: the baseline
 of issue 7's targets), ``outbox`` (the default delivery, run several times back to back against one
-process to watch its memory, then profiled), ``direct`` (publish to Inngest inside the request) and
-``drain`` (``eventgate relay`` emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
+process to watch its memory, then profiled), ``sessions`` (outbox mode again, each request from
+another of thousands of users, in turn: more sessions than the service remembers, so every cookie
+is decrypted), ``direct`` (publish to Inngest inside the request) and ``drain`` (``eventgate
+relay`` emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
 """
 
 import argparse
@@ -20,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 
 import machine
 import report
+from cookies import mint_cookies
 from load import (
     QUIET_CORES,
     BusCounters,
@@ -59,7 +62,7 @@ from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SECRET = "eventgate-bench-secret-never-use-in-production"  # noqa: S105 - signs throwaway bench cookies
-SCENARIOS = ("ceiling", "nextjs", "outbox", "direct", "drain")  # the order they run in
+SCENARIOS = ("ceiling", "nextjs", "outbox", "sessions", "direct", "drain")  # the order they run in
 BENCH_USER = {"name": "Bench User", "email": "bench@example.com"}  # the session's user, as NextAuth shows it
 INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
 UNREACHABLE_RATE = "1000000000/1"
@@ -81,6 +84,7 @@ class Settings:
     profile: tuple[str, ...] = ("outbox", "direct")
     drain_events: int = 200_000
     drain_timeout: float = 60.0
+    sessions: int = 4096
     py_spy: Path | None = None
     patience: float = 60.0
     noisy_retries: int = 2
@@ -246,8 +250,8 @@ class Bench:
             raise BenchError(f"POST /api answered {answer.status}: {answer.body[:500]!r}")
         return True
 
-    def eventgate_serve(self, delivery: str) -> tuple[list[str], dict[str, str]]:
-        outbox = self.workdir / f"{delivery}-outbox" / "outbox.sqlite3"
+    def eventgate_serve(self, delivery: str, name: str | None = None) -> tuple[list[str], dict[str, str]]:
+        outbox = self.workdir / f"{name or delivery}-outbox" / "outbox.sqlite3"
         env = self.env(EVENTGATE_DELIVERY=delivery, EVENTGATE_OUTBOX_PATH=str(outbox))
         return [self.settings.eventgate, "serve", "--port", str(free_port())], env
 
@@ -327,6 +331,24 @@ class Bench:
             result.profile = self.profile(running, api_url(command), delivery)
             result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
             return result
+
+    def sessions(self) -> ScenarioResult:
+        """Outbox mode with each request from the next of ``settings.sessions`` users: more sessions
+        than the service remembers, so every request decrypts its cookie, the memo's worst case."""
+        count = self.settings.sessions
+        cookies = self.workdir / "sessions.txt"
+        print(f"sessions: minting {count:,} session cookies", flush=True)
+        cookies.write_text("".join(f"{cookie}\n" for cookie in mint_cookies(SECRET, count)))
+        single = self.shape
+        self.shape = replace(single, cookies=cookies)
+        try:
+            command, env = self.eventgate_serve("outbox", name="sessions")
+            with self.server("sessions", command, env) as running:
+                result = self._serve_scenario("sessions", running, command, runs=1)
+                result.notes["sessions"] = count
+                return result
+        finally:
+            self.shape = single
 
     def nextjs(self) -> ScenarioResult:
         """The original route: ``next start`` of ``bench/nextjs/`` (``prepare`` built it), measured alike."""
@@ -578,19 +600,20 @@ def prepare_nextjs(workdir: Path) -> tuple[dict[str, Any], dict[str, Any] | None
 
 
 def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
-    if name == "ceiling":
-        return bench.ceiling().to_json()
     if name == "nextjs":
         try:
             return bench.nextjs().to_json()
         except BenchError as error:  # the baseline failing leaves the other scenarios worth running
             print(f"nextjs: NOT MEASURED: {error}", file=sys.stderr, flush=True)
             return {"error": str(error)}
-    if name == "outbox":
-        return bench.served("outbox", runs=bench.settings.leak_runs).to_json()
-    if name == "direct":
-        return bench.served("direct", runs=1).to_json()
-    return bench.drain().to_json()
+    scenarios: dict[str, Callable[[], ScenarioResult | DrainResult]] = {
+        "ceiling": bench.ceiling,
+        "outbox": lambda: bench.served("outbox", runs=bench.settings.leak_runs),
+        "sessions": bench.sessions,
+        "direct": lambda: bench.served("direct", runs=1),
+        "drain": bench.drain,
+    }
+    return scenarios[name]().to_json()
 
 
 def parse_arguments(argv: Sequence[str] | None) -> Settings:
@@ -612,6 +635,12 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
     )
     parser.add_argument("--drain-events", type=int, default=200_000)
     parser.add_argument("--drain-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=4096,
+        help="users of the sessions scenario (more than the memo's 1,024)",
+    )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
     )
@@ -636,6 +665,8 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
     )
     arguments = parser.parse_args(argv)
     asked = {name for name in arguments.scenarios.split(",") if name}
+    if arguments.sessions < 1:
+        parser.error("--sessions must be at least 1")
     unknown = asked - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -653,6 +684,7 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         profile=tuple(arguments.profile.split(",")) if arguments.profile else (),
         drain_events=arguments.drain_events,
         drain_timeout=arguments.drain_timeout,
+        sessions=arguments.sessions,
         py_spy=arguments.py_spy,
         patience=arguments.patience,
         noisy_retries=arguments.noisy_retries,
