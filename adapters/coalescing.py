@@ -9,7 +9,7 @@ carries dozens of events, pays that cost once per batch instead of once per even
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Protocol
@@ -288,3 +288,12 @@ def _narrowed(error: PublishFailed, accepted_ids: Sequence[str]) -> PublishFaile
     if isinstance(error, EventRejected):
         return EventRejected(error.reason, accepted_ids=accepted_ids)
     return PublishFailed(error.reason, accepted_ids=accepted_ids)
+
+
+async def open_coalescer(inner: ProbedEventBus, linger: float) -> AsyncIterator[CoalescingEventBus]:
+    """The coalescer as a container resource: at shutdown it sends what it gathered, then refuses more."""
+    coalescer = CoalescingEventBus(inner, linger=linger)
+    try:
+        yield coalescer
+    finally:
+        await coalescer.close()

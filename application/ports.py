@@ -1,6 +1,6 @@
 """The ports: what the use cases need from the outside world, and nothing about how it is done."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -53,6 +53,69 @@ class OutboxPort(Protocol):
 
     async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
         """The bus refused these events for good: keep them, with the reason, for a person to look at."""
+        ...
+
+
+class HandOffPort(Protocol):
+    """How an outbox passes the events this process accepts straight to this process's relay.
+
+    The relay is told of each append (its doorbell), and can have what this process writes leased
+    to it as it is written and kept in memory, so that claiming it costs no read of the store.
+    """
+
+    def hand_off_to(self, owner: str, lease_seconds: float, capacity: int) -> None:
+        """Lease what this process accepts to relay ``owner`` as it is written; keep up to ``capacity``."""
+        ...
+
+    async def end_hand_off(self) -> None:
+        """Stop handing off; what still waits in memory becomes claimable by any relay."""
+        ...
+
+    def on_append(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each successful append."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """How the outbox stands: what waits, what died, how fast it drains."""
+
+    pending: int
+    pending_bytes: int
+    oldest_pending_age: float | None
+    dead: int
+    delivered_last_minute: int
+    last_error: str | None
+
+    @property
+    def delivered_per_second(self) -> float:
+        return self.delivered_last_minute / 60
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event the bus refused for good, kept with its reason for a person to look at."""
+
+    id: str
+    name: str
+    attempts: int
+    reason: str
+    failed_at_ms: int
+
+
+class OutboxAdminPort(Protocol):
+    """What an operator asks of the outbox: its status, its dead letters, and repairs."""
+
+    async def status(self) -> OutboxStatus: ...
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    async def revive(self, event_ids: Sequence[str] | None) -> int:
+        """Make dead events (these ids, or all when ``None``) pending again; returns how many."""
+        ...
+
+    async def purge_delivered(self) -> int:
+        """Forget every delivered event now; returns how many."""
         ...
 
 

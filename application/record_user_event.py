@@ -8,7 +8,7 @@ from application.ports import EventBusPort, SessionCredentials, SessionPort
 from application.rate_policy import RatePolicy
 from domain.errors import Unauthenticated
 from domain.event import ABSENT, Absent, EventRules, JsonValue, UserEvent, check_event_name, user_event_data
-from domain.event_ids import check_idempotency_key, idempotent_event_id, new_event_id
+from domain.event_ids import check_idempotency_key, idempotent_event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ class RecordUserEvent:
 
     Without a signed-in user nothing is published: the route this replaces sent events with an
     undefined user. The rate policy, when given, counts users by id and anonymous callers by address.
+    ``new_id`` is the source of fresh event ids; a request with an idempotency key gets one derived
+    from it instead.
     """
 
     def __init__(
@@ -49,9 +51,9 @@ class RecordUserEvent:
         *,
         default_event_name: str,
         rules: EventRules,
+        new_id: Callable[[], str],
         rate_policy: RatePolicy | None = None,
         clock: Callable[[], int] = wall_clock_ms,
-        new_id: Callable[[], str] = new_event_id,
     ) -> None:
         check_event_name(default_event_name)
         self._session = session

@@ -1,9 +1,11 @@
 """The relay: keeps delivering outbox batches until told to stop, and drains on shutdown."""
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from application.deliver_outbox_events import BatchOutcome, DeliverOutboxEvents
 
@@ -103,3 +105,26 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         except TimeoutError:
             return
+
+
+@asynccontextmanager
+async def relay_running(relay: OutboxRelay, shutdown_grace: float) -> AsyncIterator[OutboxRelay]:
+    """The relay's loop as a background task while the context lasts.
+
+    On exit it finishes the batch in flight and delivers what is due for up to ``shutdown_grace``
+    seconds in all; whatever is not delivered by then stays in the outbox for the next start.
+    """
+    task = asyncio.create_task(relay.run(), name="eventgate-relay")
+    try:
+        yield relay
+    finally:
+        deadline = time.monotonic() + shutdown_grace
+        relay.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), shutdown_grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        else:
+            await relay.drain(deadline - time.monotonic())

@@ -2,7 +2,7 @@
 
 It decodes the body with msgspec into the same shape eventgate accepts and answers
 ``{"success": "true"}``: no session, no event, no outbox. It runs on uvicorn exactly as
-``eventgate serve`` runs the service (``entrypoints/cli.py``): ``uvicorn.run`` with its defaults
+``eventgate serve`` runs the service (``entrypoints/cli/serve.py``): ``uvicorn.run`` with its defaults
 (uvloop, httptools, the access logger) after ``logging.basicConfig`` at warning level, and
 ``log_config=None``. If ``eventgate serve`` changes its uvicorn settings, change them here too, or
 the ratios stop comparing like with like.

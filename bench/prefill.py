@@ -1,7 +1,7 @@
 """Fill an outbox file with pending events through the service's own adapter, for the relay-drain run.
 
 The events are shaped as the service makes them (the session user and a small payload, a UUIDv7
-id, the current time) and stored with ``SqliteOutbox.publish`` in batches, as group commits.
+id, the current time) and stored with ``SqliteOutboxStore.publish`` in batches, as group commits.
 Prints one JSON line: ``{"events": N, "seconds": S}``.
 
 Run: ``.venv/bin/python bench/prefill.py PATH --events 200000``.
@@ -13,9 +13,9 @@ import json
 import sys
 import time
 
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.event_ids import new_event_id
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
-from domain.event_ids import new_event_id
 
 BENCH_USER = {"id": "bench-user", "name": "Bench User", "email": "bench@example.com"}
 
@@ -34,13 +34,13 @@ def bench_events(first: int, count: int, ts: int) -> list[UserEvent]:
 
 async def prefill(path: str, events: int, batch: int) -> float:
     """Store ``events`` pending events in ``path``; returns the seconds it took."""
-    outbox = SqliteOutbox(path, max_events=max(events, 1_000_000), max_bytes=1 << 34)
+    outbox = SqliteOutboxStore(path, max_events=max(events, 1_000_000), max_bytes=1 << 34)
     started = time.perf_counter()
     await outbox.open()
     try:
         for first in range(0, events, batch):
             ts = time.time_ns() // 1_000_000
-            await outbox.publish(bench_events(first, min(batch, events - first), ts))
+            await outbox.append(bench_events(first, min(batch, events - first), ts))
     finally:
         await outbox.close()
     return time.perf_counter() - started

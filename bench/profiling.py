@@ -40,13 +40,19 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "relay: SQLite claim / mark delivered",
-        ("SqliteWorker._run_call", "SqliteOutbox.claim.<locals>", "SqliteOutbox.mark_delivered.<locals>"),
+        (
+            "SqliteWorker._run_call",
+            "SqliteOutboxStore.claim.<locals>",
+            "SqliteOutboxStore.mark_delivered.<locals>",
+        ),
     ),
-    Rule("outbox group commit: INSERT + COMMIT", ("SqliteWorker._run_group", "SqliteOutbox._append_group")),
+    Rule(
+        "outbox group commit: INSERT + COMMIT", ("SqliteWorker._run_group", "SqliteOutboxStore._append_group")
+    ),
     Rule("outbox thread: queue wait, wake-ups, GIL hand-off", ("SqliteWorker._serve_jobs",), leaf_only=True),
     Rule(
         "relay: claim, publish to Inngest (httpx), mark (event loop)",
-        ("application/relay.py", "application/deliver_outbox_events.py", "entrypoints/relay_task.py"),
+        ("application/relay.py", "application/deliver_outbox_events.py", "entrypoints/composition/lifecycle.py"),
     ),
     Rule(
         "thread pool: sync_to_thread, getaddrinfo for new connections",
@@ -58,7 +64,7 @@ RULES: tuple[Rule, ...] = (
         ("provide_record_user_event", "dependency_injector"),
     ),
     Rule("session cookie: parse + JWE decrypt", ("adapters/nextauth/",)),
-    Rule("request body: read + decode (msgspec)", ("entrypoints/request_body.py",)),
+    Rule("request body: read + decode (msgspec)", ("entrypoints/http/request_body.py",)),
     Rule("event size check (json.dumps)", ("serialized_size (",)),
     Rule("event name check", ("check_event_name",)),
     Rule("event id (UUIDv7)", ("domain/event_ids.py",)),
@@ -68,11 +74,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "handler: request.body(), cookies, headers, answer",
         (
-            "entrypoints/api.py",
-            "entrypoints/problems.py",
-            "entrypoints/request_body.py",
-            "entrypoints/request_guards.py",
-            "entrypoints/json_answer.py",
+            "entrypoints/http/record_event.py",
+            "entrypoints/http/problems.py",
+            "entrypoints/http/request_body.py",
+            "entrypoints/http/request_guards.py",
+            "entrypoints/http/json_answer.py",
         ),
     ),
     Rule(
@@ -80,13 +86,13 @@ RULES: tuple[Rule, ...] = (
         (
             "request_id_from",
             "_answer_headers",
-            "entrypoints/access_log.py",
-            "entrypoints/metrics.py",
+            "entrypoints/http/access_log.py",
+            "entrypoints/http/metrics.py",
             "prometheus_client/",
             "count_api_outcomes",
         ),
     ),
-    Rule("edge: request id, headers, HTTP metrics, access log", ("entrypoints/edge.py",), leaf_only=True),
+    Rule("edge: request id, headers, HTTP metrics, access log", ("entrypoints/http/edge.py",), leaf_only=True),
     Rule("Litestar: routing, kwargs, response encode and send", ("litestar/",)),
     Rule("uvicorn + httptools (HTTP parsing, ASGI glue)", ("uvicorn/",)),
 )

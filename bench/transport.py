@@ -51,7 +51,7 @@ from adapters.inngest import HttpClientSettings, InngestEventBus, open_http_clie
 from adapters.inngest import batches as inngest_batches
 from adapters.inngest.endpoint import InngestEndpoint, Mode
 from domain.event import UserEvent
-from entrypoints.logs import JsonFormatter
+from entrypoints.composition.logs import JsonFormatter
 
 from procs import Started, cpu_seconds, read_ready_line, started
 

@@ -1,8 +1,9 @@
 """Inngest as the event bus, through its HTTP event API.
 
-Wiring: ``settings_from_env(os.environ)`` gives the settings; ``open_http_client(settings.http)``
-is the process-wide HTTP client resource; ``InngestEventBus(client, settings.endpoint,
-retry=settings.retry, limits=settings.limits)`` is the ``EventBusPort``.
+Wiring: ``InngestSettings`` is the adapter's section of the settings tree;
+``open_http_client(settings.http())`` is the process-wide HTTP client resource;
+``InngestEventBus(client, settings.endpoint(), retry=settings.retry(), limits=settings.limits())``
+is the ``EventBusPort``.
 """
 
 from adapters.inngest.batches import BatchLimits
@@ -11,7 +12,7 @@ from adapters.inngest.client import HttpClientSettings, open_http_client
 from adapters.inngest.endpoint import InngestEndpoint, Mode, resolve_endpoint
 from adapters.inngest.errors import InngestConfigError
 from adapters.inngest.retry import RetryPolicy
-from adapters.inngest.settings import InngestSettings, settings_from_env
+from adapters.inngest.settings import InngestSettings
 
 __all__ = [
     "BatchLimits",
@@ -24,5 +25,4 @@ __all__ = [
     "RetryPolicy",
     "open_http_client",
     "resolve_endpoint",
-    "settings_from_env",
 ]

@@ -16,7 +16,6 @@ Empty values count as unset, as in both SDKs.
 
 import enum
 import urllib.parse
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adapters.inngest.errors import InngestConfigError
@@ -63,30 +62,31 @@ class InngestEndpoint:
         return f"{self.base_url}/e/{REDACTED}"
 
 
-def resolve_endpoint(environ: Mapping[str, str]) -> InngestEndpoint:
-    """Resolve the endpoint from environment variables given as a mapping, such as ``os.environ``."""
-    dev_flag, dev_url = _parse_dev(_value(environ, DEV))
+def resolve_endpoint(
+    *, event_key: str, event_api_base_url: str, base_url: str, dev: str, env: str
+) -> InngestEndpoint:
+    """Resolve the endpoint from the values of the SDKs' variables (``""`` for one not set)."""
+    dev_flag, dev_url = _parse_dev(_value(dev))
     mode = Mode.DEV if dev_flag else Mode.CLOUD
-    base_url = (
-        _base_url(environ, EVENT_API_BASE_URL, mode)
-        or _base_url(environ, BASE_URL, mode)
+    resolved_base_url = (
+        _base_url(EVENT_API_BASE_URL, event_api_base_url, mode)
+        or _base_url(BASE_URL, base_url, mode)
         or dev_url
         or (DEV_SERVER_URL if mode is Mode.DEV else CLOUD_EVENT_API_URL)
     )
-    event_key = _value(environ, EVENT_KEY)
-    if event_key is None:
+    key = _value(event_key)
+    if key is None:
         if mode is Mode.CLOUD:
             raise InngestConfigError(
                 f"{EVENT_KEY} is not set: Inngest Cloud accepts events only with an event key. "
                 f"Set {EVENT_KEY}, or set {DEV}=1 to send events to a local Inngest dev server."
             )
-        event_key = DEV_SERVER_EVENT_KEY
-    return InngestEndpoint(base_url=base_url, event_key=event_key, mode=mode, env=_value(environ, ENV))
+        key = DEV_SERVER_EVENT_KEY
+    return InngestEndpoint(base_url=resolved_base_url, event_key=key, mode=mode, env=_value(env))
 
 
-def _value(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name, "").strip()
-    return value or None
+def _value(raw: str) -> str | None:
+    return raw.strip() or None
 
 
 def _parse_dev(value: str | None) -> tuple[bool, str | None]:
@@ -108,8 +108,8 @@ def _parse_dev(value: str | None) -> tuple[bool, str | None]:
     return True, _parse_url(DEV, value, default_scheme="http")
 
 
-def _base_url(environ: Mapping[str, str], name: str, mode: Mode) -> str | None:
-    value = _value(environ, name)
+def _base_url(name: str, raw: str, mode: Mode) -> str | None:
+    value = _value(raw)
     if value is None:
         return None
     return _parse_url(name, value, default_scheme="http" if mode is Mode.DEV else "https")

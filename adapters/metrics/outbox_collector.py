@@ -5,7 +5,7 @@ rendered straight from a status read for this scrape and never kept in prometheu
 multiprocess files, where each worker's copy would be added up or go stale.
 
 The status is read asynchronously (the store's connection lives in its own thread) while a
-collector's ``collect`` is synchronous, so the scrape handler awaits ``SqliteOutbox.status()``
+collector's ``collect`` is synchronous, so the scrape handler awaits the outbox's ``status()``
 first and hands the result to an ``OutboxStatusCollector`` made for that one scrape.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from adapters.sqlite_outbox.store import OutboxStatus
+from application.ports import OutboxStatus
 
 
 def outbox_families(status: OutboxStatus) -> list[GaugeMetricFamily]:

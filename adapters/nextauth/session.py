@@ -12,6 +12,7 @@ from adapters.nextauth.claims import check_not_before, check_not_expired, numeri
 from adapters.nextauth.cookies import decode_uri_component, find_session_token, session_cookie_names
 from adapters.nextauth.errors import ExpiredToken, MalformedToken, NoSessionCookie, TokenRejected
 from adapters.nextauth.keys import Version, keyring
+from adapters.nextauth.settings import NextAuthSettings
 from application.ports import SessionCredentials
 from domain.user import User
 
@@ -77,6 +78,16 @@ class NextAuthSession:
         # (cookie name, or None for a bearer token; token) -> what it proved. An OrderedDict drops its
         # oldest entry in O(1); a dict finds its first key past the holes earlier deletions left.
         self._memo: OrderedDict[tuple[str | None, str], _Verified] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: NextAuthSettings) -> "NextAuthSession":
+        """The session the app's settings describe: its version, secrets, cookie name and bearer rule."""
+        return cls(
+            settings.secrets(),
+            settings.version,
+            cookie_name=settings.cookie_name or None,
+            allow_bearer=settings.allow_bearer,
+        )
 
     @property
     def memo_entries(self) -> int:

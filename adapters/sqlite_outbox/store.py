@@ -1,6 +1,6 @@
-"""``SqliteOutbox``: the event bus the use case sees in outbox mode, and the store the relay drains.
+"""``SqliteOutboxStore``: accepted events in one SQLite file, until a relay has delivered them.
 
-``publish`` returns only once the events are committed; the relay later claims them with a lease,
+``append`` returns only once the events are committed; the relay later claims them with a lease,
 hands them to the real bus, and records each outcome. With ``sync="normal"`` the short write
 transactions (appends, claims, outcomes) run on the event loop itself (``inline.py``); long ones
 (status, purges, the CLI's commands) and, with ``sync="full"``, every write run in the worker thread.
@@ -21,8 +21,9 @@ from pathlib import Path
 from adapters.event_json import decode_event, encode_event
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.schema import SyncMode, connect
+from adapters.sqlite_outbox.settings import OutboxSettings
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
-from application.ports import ClaimedEvent
+from application.ports import ClaimedEvent, DeadLetter, OutboxStatus
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
 
@@ -35,29 +36,6 @@ _Row = tuple[str, bytes, int, int, int, str | None, int]
 
 PURGE_CHUNK = 5_000
 """Delivered events forgotten per transaction: other writers wait for one chunk, not for the purge."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStatus:
-    pending: int
-    pending_bytes: int
-    oldest_pending_age: float | None
-    dead: int
-    delivered_last_minute: int
-    last_error: str | None
-
-    @property
-    def delivered_per_second(self) -> float:
-        return self.delivered_last_minute / 60
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    id: str
-    name: str
-    attempts: int
-    reason: str
-    failed_at_ms: int
 
 
 def wall_clock_ms() -> int:
@@ -74,8 +52,12 @@ class _HandOff:
     waiting: deque[tuple[int, UserEvent]]
 
 
-class SqliteOutbox:
-    """An outbox in one SQLite file, safe to share between processes on one machine."""
+class SqliteOutboxStore:
+    """An outbox in one SQLite file, safe to share between processes on one machine.
+
+    It is the relay's ``OutboxPort``, the ``OutboxAdminPort`` of the CLI and the metrics, and the
+    ``HandOffPort`` through which this process's relay gets what this process accepts.
+    """
 
     def __init__(
         self,
@@ -116,7 +98,7 @@ class SqliteOutbox:
     async def close(self) -> None:
         if self._purge is not None:
             await self._purge
-        await self._release_handed_off()
+        await self.end_hand_off()
         if self._inline is not None:
             await self._inline.close()
         await self._worker.stop()
@@ -137,7 +119,7 @@ class SqliteOutbox:
         """Call ``listener`` in the event loop after each successful append (the relay's doorbell)."""
         self._listeners.append(listener)
 
-    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+    async def append(self, events: Sequence[UserEvent]) -> list[str]:
         """Store the events durably; raises ``EventBusUnavailable`` when the outbox is full or unwritable.
 
         Either every event of the call is stored or none is. An event whose id is already in the
@@ -196,13 +178,14 @@ class SqliteOutbox:
                 taken.append(ClaimedEvent(event=event, attempts=0))
         return taken
 
-    async def _release_handed_off(self) -> None:
-        """Closing: what still waits in memory becomes claimable by any relay at once."""
-        if self._hand_off is None or not self._hand_off.waiting:
+    async def end_hand_off(self) -> None:
+        """Stop handing off; what still waits in memory becomes claimable by any relay at once."""
+        hand_off, self._hand_off = self._hand_off, None
+        if hand_off is None or not hand_off.waiting:
             return
-        ids = [event.id for _, event in self._hand_off.waiting]
-        self._hand_off.waiting.clear()
-        await self._release_leases(self._hand_off.owner, ids)
+        ids = [event.id for _, event in hand_off.waiting]
+        hand_off.waiting.clear()
+        await self._release_leases(hand_off.owner, ids)
 
     async def _release_leases(self, owner: str, event_ids: list[str], accepted_at: int | None = None) -> None:
         """Make these events claimable at once (only those accepted at ``accepted_at``, when given).
@@ -437,20 +420,17 @@ def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-async def open_outbox(
-    path: str,
-    *,
-    sync: SyncMode,
-    max_events: int,
-    max_bytes: int,
-    retention_seconds: float,
-) -> AsyncIterator[SqliteOutbox]:
+async def open_outbox_store(settings: OutboxSettings) -> AsyncIterator[SqliteOutboxStore]:
     """The outbox as a container resource: opened at start, closed (after queued writes) at shutdown."""
-    outbox = SqliteOutbox(
-        path, sync=sync, max_events=max_events, max_bytes=max_bytes, retention_seconds=retention_seconds
+    store = SqliteOutboxStore(
+        settings.path,
+        sync=settings.sync,
+        max_events=settings.max_events,
+        max_bytes=settings.max_bytes,
+        retention_seconds=settings.retention_seconds,
     )
-    await outbox.open()
+    await store.open()
     try:
-        yield outbox
+        yield store
     finally:
-        await outbox.close()
+        await store.close()

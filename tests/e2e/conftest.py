@@ -14,8 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
 from domain.user import User
-from entrypoints.app import create_app
-from entrypoints.container import Container, build_container
+from entrypoints.composition.container import Container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 
 ADA = User(id="user-1", name="Ada Lovelace", email="ada@example.com")
 SIGNED_IN = {"Cookie": "eventgate.dev-session=ada-token"}
@@ -66,11 +67,11 @@ def bus() -> InMemoryEventBus:
 @pytest.fixture
 def container(bus: InMemoryEventBus) -> Iterator[Container]:
     """Direct delivery to a bus the test holds: what the bus receives is what the request sent."""
-    container = build_container(
+    container = container_for(
         {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
     )
     with (
-        container.bus.override(providers.Object(bus)),
+        container.bus_backend.override(providers.Object(bus)),
         container.session.override(providers.Object(InMemorySession({"ada-token": ADA}))),
     ):
         yield container

@@ -8,8 +8,9 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemorySession
-from entrypoints.app import create_app
-from entrypoints.container import Container, build_container
+from entrypoints.composition.container import Container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 from tests.integration.inngest_stand_in import EventApiStandIn
 
@@ -24,7 +25,7 @@ def stand_in() -> Iterator[EventApiStandIn]:
 
 @pytest.fixture
 def container(stand_in: EventApiStandIn) -> Iterator[Container]:
-    container = build_container(
+    container = container_for(
         {
             "EVENTGATE_DELIVERY": "direct",
             "EVENTGATE_SESSION": "memory",

@@ -11,16 +11,16 @@ from litestar.testing import AsyncTestClient, TestClient
 
 from adapters.memory import InMemoryEventBus
 from domain.errors import EventBusUnavailable
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 
 BASE = {"EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
 
 
 async def get(environment: dict[str, str], path: str, bus: InMemoryEventBus | None = None) -> Any:
-    container = build_container(BASE | environment)
+    container = container_for(BASE | environment)
     if bus is not None:
-        container.bus.override(providers.Object(bus))
+        container.bus_backend.override(providers.Object(bus))
     async with AsyncTestClient(app=create_app(container)) as client:
         return await client.get(path)
 
@@ -63,7 +63,7 @@ async def test_readyz_in_direct_mode_names_an_unavailable_bus() -> None:
 def test_readyz_names_an_outbox_that_cannot_be_written(outbox_folder: Path) -> None:
     """``chattr +i`` makes the database and its WAL unwritable even for root (see tests/reliability)."""
     path = outbox_folder / "outbox.sqlite3"
-    container = build_container(BASE | {"EVENTGATE_OUTBOX_PATH": str(path)})
+    container = container_for(BASE | {"EVENTGATE_OUTBOX_PATH": str(path)})
     with TestClient(app=create_app(container)) as client:
         files = [str(p) for p in outbox_folder.iterdir() if not p.name.endswith("-shm")]
         subprocess.run(["chattr", "+i", *files], check=True, timeout=30)

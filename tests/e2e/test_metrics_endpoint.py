@@ -6,8 +6,8 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
 from domain.errors import EventBusUnavailable
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +24,7 @@ def value(exposition: str, sample: str) -> float:
 
 async def test_metrics_count_accepted_refused_published_and_retried_events() -> None:
     bus = InMemoryEventBus()
-    container = build_container(
+    container = container_for(
         {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
     )
     container.bus_backend.override(providers.Object(bus))

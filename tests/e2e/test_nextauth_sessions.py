@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import KeepEverything, watch_for
 from tests.interop.nodejs import NodeLibrary
 
@@ -38,10 +38,10 @@ def app_for(bus: InMemoryEventBus) -> Callable[[dict[str, str]], Litestar]:
     """An app configured by ``environment``, delivering directly to ``bus``."""
 
     def make(environment: dict[str, str]) -> Litestar:
-        container = build_container(
+        container = container_for(
             {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_EVENT_BUS": "memory"} | environment
         )
-        container.bus.override(providers.Object(bus))
+        container.bus_backend.override(providers.Object(bus))
         return create_app(container)
 
     return make

@@ -8,16 +8,16 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from adapters.memory import InMemoryEventBus, InMemorySession
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 
 
 def _app_under_test() -> object:
-    container = build_container(
+    container = container_for(
         {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
     )
-    container.bus.override(providers.Object(InMemoryEventBus()))
+    container.bus_backend.override(providers.Object(InMemoryEventBus()))
     container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
     return create_app(container)
 

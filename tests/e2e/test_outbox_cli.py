@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
 
 EVENTGATE = str(Path(sys.executable).with_name("eventgate"))
@@ -32,9 +32,9 @@ def outbox_file(tmp_path: Path) -> Path:
     path = tmp_path / "outbox.sqlite3"
 
     async def fill() -> None:
-        outbox = SqliteOutbox(path)
+        outbox = SqliteOutboxStore(path)
         await outbox.open()
-        await outbox.publish(
+        await outbox.append(
             [UserEvent(name="app/e", data={"user": {"id": "u"}}, id=f"event-{n}", ts=n) for n in range(3)]
         )
         await outbox.claim("relay", 1, 30)

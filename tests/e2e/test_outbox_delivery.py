@@ -12,8 +12,9 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
 from domain.errors import EventBusUnavailable
-from entrypoints.app import create_app
-from entrypoints.container import Container, build_container
+from entrypoints.composition.container import Container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 
 pytestmark = pytest.mark.anyio
@@ -37,8 +38,8 @@ def make_container(bus: InMemoryEventBus) -> Iterator[Callable[[dict[str, str]],
     made: list[Container] = []
 
     def make(environment: dict[str, str]) -> Container:
-        container = build_container(environment)
-        container.bus.override(providers.Object(bus))
+        container = container_for(environment)
+        container.bus_backend.override(providers.Object(bus))
         container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
         made.append(container)
         return container
@@ -97,7 +98,7 @@ async def test_a_full_outbox_answers_503_with_retry_after_and_keeps_what_it_ackn
             (await client.post("/api", json={"data": n}, headers=SIGNED_IN)).status_code for n in range(3)
         ]
         refused = await client.post("/api", json={}, headers=SIGNED_IN)
-        status = await (await container.outbox()).status()  # type: ignore[misc]
+        status = await (await container.outbox()).status()
 
     assert statuses == [200, 200, 503]
     assert refused.status_code == 503

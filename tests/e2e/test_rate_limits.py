@@ -10,8 +10,8 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
 from domain.user import User
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 
 pytestmark = pytest.mark.anyio
 
@@ -20,11 +20,11 @@ USERS = {"ada": User(id="ada"), "grace": User(id="grace")}
 
 
 def app(bus: InMemoryEventBus, **environment: str) -> Litestar:
-    container = build_container(
+    container = container_for(
         {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
         | environment
     )
-    container.bus.override(providers.Object(bus))
+    container.bus_backend.override(providers.Object(bus))
     container.session.override(providers.Object(InMemorySession(USERS)))
     return create_app(container)
 

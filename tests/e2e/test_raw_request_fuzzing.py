@@ -14,8 +14,8 @@ from litestar.testing import TestClient
 from adapters.memory import InMemoryEventBus
 from adapters.nextauth import claims_for_user, mint_session_cookie
 from domain.user import User
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import watch_for
 from tests.strategies import json_values
 
@@ -70,7 +70,7 @@ extra_headers = st.dictionaries(
 @pytest.fixture(scope="module")
 def fuzzed() -> Iterator[tuple[TestClient[Litestar], InMemoryEventBus]]:
     bus = InMemoryEventBus()
-    container = build_container(
+    container = container_for(
         {
             "EVENTGATE_DELIVERY": "direct",
             "EVENTGATE_EVENT_BUS": "memory",
@@ -79,7 +79,7 @@ def fuzzed() -> Iterator[tuple[TestClient[Litestar], InMemoryEventBus]]:
             "EVENTGATE_RATE_LIMIT": "off",
         }
     )
-    container.bus.override(providers.Object(bus))
+    container.bus_backend.override(providers.Object(bus))
     with TestClient(app=create_app(container)) as client:
         yield client, bus
 

@@ -10,8 +10,8 @@ from litestar.testing import TestClient
 
 from adapters.memory import InMemoryEventBus
 from domain.event import JsonValue
-from entrypoints.app import create_app
-from entrypoints.container import Container
+from entrypoints.composition.container import Container
+from entrypoints.http.app import create_app
 from tests.e2e.conftest import ADA, SIGNED_IN
 from tests.strategies import invalid_event_names, json_values, valid_event_names
 

@@ -10,9 +10,9 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
-from entrypoints.app import create_app
-from entrypoints.container import build_container
-from entrypoints.logs import JsonFormatter
+from entrypoints.composition.logs import JsonFormatter
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 
 pytestmark = pytest.mark.anyio
@@ -21,10 +21,10 @@ JSON = {"Content-Type": "application/json"}
 
 
 async def post(headers: dict[str, str], caplog: pytest.LogCaptureFixture) -> tuple[Response, dict[str, Any]]:
-    container = build_container(
+    container = container_for(
         {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
     )
-    container.bus.override(providers.Object(InMemoryEventBus()))
+    container.bus_backend.override(providers.Object(InMemoryEventBus()))
     container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
     caplog.set_level(logging.INFO, logger="eventgate.access")
     async with AsyncTestClient(app=create_app(container)) as client:

@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus, InMemorySession
-from entrypoints.app import create_app
-from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.containers import container_for
 from tests.e2e.conftest import ADA, SIGNED_IN
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +23,7 @@ AppFor = Callable[..., Litestar]
 @pytest.fixture
 def app_for(bus: InMemoryEventBus) -> AppFor:
     def make(**environment: str) -> Litestar:
-        container = build_container(
+        container = container_for(
             {
                 "EVENTGATE_DELIVERY": "direct",
                 "EVENTGATE_SESSION": "memory",
@@ -32,7 +32,7 @@ def app_for(bus: InMemoryEventBus) -> AppFor:
             }
             | environment
         )
-        container.bus.override(providers.Object(bus))
+        container.bus_backend.override(providers.Object(bus))
         container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
         return create_app(container)
 

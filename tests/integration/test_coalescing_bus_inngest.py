@@ -15,11 +15,11 @@ from adapters.inngest import (
     RetryPolicy,
     batches,
     open_http_client,
-    resolve_endpoint,
 )
 from adapters.inngest.retry import Clock
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
+from tests.containers import inngest_endpoint_from
 from tests.integration.inngest_stand_in import EventApiStandIn, Reply
 
 KEY = "evtkey-coalescing-0123456789abcdef"
@@ -74,7 +74,7 @@ async def coalescing(
     limits: BatchLimits = DEFAULT_LIMITS,
     max_bytes: int | None = None,
 ) -> AsyncIterator[tuple[CoalescingEventBus, CountingBus]]:
-    endpoint = resolve_endpoint({"INNGEST_EVENT_KEY": KEY, "INNGEST_BASE_URL": stand_in.url})
+    endpoint = inngest_endpoint_from({"INNGEST_EVENT_KEY": KEY, "INNGEST_BASE_URL": stand_in.url})
     async with open_http_client(HttpClientSettings()) as client:
         inner = CountingBus(
             InngestEventBus(client, endpoint, retry=retry, limits=limits, clock=Clock(sleep=no_sleep))

@@ -20,11 +20,11 @@ from adapters.inngest import (
     InngestEventBus,
     RetryPolicy,
     open_http_client,
-    resolve_endpoint,
 )
 from adapters.inngest.retry import Clock
 from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
 from domain.event import UserEvent
+from tests.containers import inngest_endpoint_from
 from tests.integration.inngest_stand_in import Drop, EventApiStandIn, Hang, Reply
 
 KEY = "evtkey-5eCr3t-0123456789abcdef"
@@ -75,7 +75,7 @@ async def bus_for(
 ) -> AsyncIterator[InngestEventBus]:
     async with open_http_client(http) as client:
         yield InngestEventBus(
-            client, resolve_endpoint(environ), retry=retry, limits=limits, clock=Clock(sleep=sleep)
+            client, inngest_endpoint_from(environ), retry=retry, limits=limits, clock=Clock(sleep=sleep)
         )
 
 

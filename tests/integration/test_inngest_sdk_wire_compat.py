@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import inngest
 import pytest
 
-from adapters.inngest import HttpClientSettings, InngestEventBus, open_http_client, resolve_endpoint
+from adapters.inngest import HttpClientSettings, InngestEventBus, open_http_client
 from domain.event import UserEvent
+from tests.containers import inngest_endpoint_from
 from tests.integration.inngest_stand_in import EventApiStandIn, RecordedRequest, Reply
 
 KEY = "evtkey-wire-compat-0123456789abcdef"
@@ -71,7 +72,7 @@ async def test_sends_the_request_the_official_sdk_sends(
     await sdk.send(inngest.Event(name=EVENT.name, data=EVENT.data, id=EVENT.id, ts=EVENT.ts))
     ours_environ = {**environ, "INNGEST_BASE_URL": stand_in.url, "INNGEST_ENV": "feature-x"}
     async with open_http_client(HttpClientSettings()) as client:
-        await InngestEventBus(client, resolve_endpoint(ours_environ)).publish([EVENT])
+        await InngestEventBus(client, inngest_endpoint_from(ours_environ)).publish([EVENT])
 
     theirs, ours = stand_in.requests
     assert (ours.method, ours.path) == (theirs.method, theirs.path)

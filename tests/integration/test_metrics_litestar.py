@@ -12,10 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.metrics.registry import Metrics
-from adapters.sqlite_outbox.store import OutboxStatus, SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from application.ports import OutboxStatus
 from domain.event import UserEvent
-from entrypoints.edge import observe_at_the_edge
-from entrypoints.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
+from entrypoints.http.edge import observe_at_the_edge
+from entrypoints.http.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 
 pytestmark = pytest.mark.anyio
 
@@ -123,10 +124,12 @@ async def test_metrics_are_left_out_of_the_openapi_schema() -> None:
     assert "/metrics" not in schema["paths"]
 
 
-async def test_the_outbox_gauges_show_what_the_outbox_file_holds_at_scrape_time(outbox: SqliteOutbox) -> None:
+async def test_the_outbox_gauges_show_what_the_outbox_file_holds_at_scrape_time(
+    outbox: SqliteOutboxStore,
+) -> None:
     async with AsyncTestClient(app=make_app(CollectorRegistry(), outbox.status)) as client:
         empty = samples((await client.get("/metrics")).text)
-        await outbox.publish(
+        await outbox.append(
             [UserEvent(name="app/test", data={"user": {"id": "u"}}, id=f"e{n}", ts=0) for n in range(2)]
         )
         filled = samples((await client.get("/metrics")).text)

@@ -44,7 +44,7 @@ SCRAPER = textwrap.dedent(
 
     from adapters.metrics import Metrics, build_registry
     from adapters.sqlite_outbox.store import OutboxStatus
-    from entrypoints.metrics import render_metrics
+    from entrypoints.http.metrics import render_metrics
 
     registry = build_registry()
     metrics = Metrics(registry)  # as the container wires it: the same registry /metrics renders

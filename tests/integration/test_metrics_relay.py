@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from adapters.memory import InMemoryEventBus
 from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
 from adapters.metrics.registry import Metrics
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DeliverOutboxEvents
 from application.ports import ProbedEventBus
 from domain.errors import EventBusUnavailable, EventRejected
@@ -37,7 +37,7 @@ class PoisonAwareBus:
 
 
 def metered_relay(
-    outbox: SqliteOutbox, bus: ProbedEventBus, registry: CollectorRegistry
+    outbox: SqliteOutboxStore, bus: ProbedEventBus, registry: CollectorRegistry
 ) -> DeliverOutboxEvents:
     metrics = Metrics(registry)
     return DeliverOutboxEvents(
@@ -52,9 +52,9 @@ def counted(registry: CollectorRegistry, counter: str) -> float | None:
     return registry.get_sample_value(f"eventgate_events_{counter}_total", {"backend": "inngest"})
 
 
-async def test_a_delivered_batch_counts_as_published_in_one_batch(outbox: SqliteOutbox) -> None:
+async def test_a_delivered_batch_counts_as_published_in_one_batch(outbox: SqliteOutboxStore) -> None:
     registry = CollectorRegistry()
-    await outbox.publish([event(n) for n in range(3)])
+    await outbox.append([event(n) for n in range(3)])
 
     await metered_relay(outbox, InMemoryEventBus(), registry).execute()
 
@@ -64,10 +64,10 @@ async def test_a_delivered_batch_counts_as_published_in_one_batch(outbox: Sqlite
 
 
 async def test_a_poisoned_batch_counts_as_failed_then_the_rest_published_and_the_poison_dead_lettered(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     registry = CollectorRegistry()
-    await outbox.publish([event(n) for n in range(3)])
+    await outbox.append([event(n) for n in range(3)])
 
     outcome = await metered_relay(outbox, PoisonAwareBus(poison=1), registry).execute()
 
@@ -79,12 +79,12 @@ async def test_a_poisoned_batch_counts_as_failed_then_the_rest_published_and_the
 
 
 async def test_an_unavailable_bus_counts_the_batch_as_retried_until_it_is_published(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     registry = CollectorRegistry()
     bus = InMemoryEventBus()
     bus.fail_next(EventBusUnavailable("down", retry_after=0.0))
-    await outbox.publish([event(n) for n in range(2)])
+    await outbox.append([event(n) for n in range(2)])
     deliver = metered_relay(outbox, bus, registry)
 
     await deliver.execute()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from adapters.memory import InMemoryEventBus
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DEFAULT_SCHEDULE, DeliverOutboxEvents, RetrySchedule
 from application.ports import EventBusPort
 from application.relay import OutboxRelay
@@ -22,7 +22,7 @@ def event(n: int) -> UserEvent:
 
 
 def deliverer(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
     bus: EventBusPort,
     *,
     batch_size: int = 1000,
@@ -40,9 +40,9 @@ class BrokenBus:
         raise RuntimeError("bug in the adapter")
 
 
-async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: SqliteOutbox) -> None:
+async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: SqliteOutboxStore) -> None:
     bus = InMemoryEventBus()
-    await outbox.publish([event(n) for n in range(3)])
+    await outbox.append([event(n) for n in range(3)])
 
     outcome = await deliverer(outbox, bus).execute()
 
@@ -51,10 +51,12 @@ async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: Sqlit
     assert (await outbox.status()).pending == 0
 
 
-async def test_an_unavailable_bus_makes_the_batch_wait_at_least_its_retry_after(outbox: SqliteOutbox) -> None:
+async def test_an_unavailable_bus_makes_the_batch_wait_at_least_its_retry_after(
+    outbox: SqliteOutboxStore,
+) -> None:
     bus = InMemoryEventBus()
     bus.fail_next(EventBusUnavailable("inngest answered 503", retry_after=7))
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
 
     outcome = await deliverer(outbox, bus).execute()
 
@@ -64,10 +66,10 @@ async def test_an_unavailable_bus_makes_the_batch_wait_at_least_its_retry_after(
     assert (status.pending, status.last_error) == (1, "inngest answered 503")
 
 
-async def test_events_the_bus_took_before_failing_are_not_sent_again(outbox: SqliteOutbox) -> None:
+async def test_events_the_bus_took_before_failing_are_not_sent_again(outbox: SqliteOutboxStore) -> None:
     bus = InMemoryEventBus()
     bus.fail_next(EventBusUnavailable("connection reset", accepted_ids=["event-1"]))
-    await outbox.publish([event(1), event(2)])
+    await outbox.append([event(1), event(2)])
 
     outcome = await deliverer(outbox, bus, schedule=RetrySchedule(base=0.001, cap=0.001)).execute()
     await asyncio.sleep(0.01)
@@ -78,10 +80,10 @@ async def test_events_the_bus_took_before_failing_are_not_sent_again(outbox: Sql
 
 
 async def test_a_refused_batch_is_split_so_only_the_poison_event_is_dead_lettered(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     bus = SelectiveEventBus(is_poison=lambda e: e.id == "event-2")
-    await outbox.publish([event(n) for n in range(1, 5)])
+    await outbox.append([event(n) for n in range(1, 5)])
 
     outcome = await deliverer(outbox, bus).execute()
 
@@ -91,8 +93,8 @@ async def test_a_refused_batch_is_split_so_only_the_poison_event_is_dead_lettere
     assert (dead.id, dead.reason) == ("event-2", "invalid event event-2")
 
 
-async def test_an_unexpected_bus_error_keeps_the_events_for_a_retry(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1)])
+async def test_an_unexpected_bus_error_keeps_the_events_for_a_retry(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1)])
 
     outcome = await deliverer(outbox, BrokenBus()).execute()
 
@@ -102,14 +104,14 @@ async def test_an_unexpected_bus_error_keeps_the_events_for_a_retry(outbox: Sqli
 
 
 async def test_the_relay_delivers_events_as_they_are_accepted_and_stops_when_told(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     bus = InMemoryEventBus()
     relay = OutboxRelay(deliverer(outbox, bus), idle_interval=10)
     outbox.on_append(relay.wake)
     running = asyncio.create_task(relay.run())
 
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
     for _ in range(200):
         if bus.published:
             break
@@ -120,9 +122,9 @@ async def test_the_relay_delivers_events_as_they_are_accepted_and_stops_when_tol
     assert [e.id for e in bus.published] == ["event-1"]
 
 
-async def test_draining_delivers_what_is_due_within_the_grace_period(outbox: SqliteOutbox) -> None:
+async def test_draining_delivers_what_is_due_within_the_grace_period(outbox: SqliteOutboxStore) -> None:
     bus = InMemoryEventBus()
-    await outbox.publish([event(n) for n in range(2500)])
+    await outbox.append([event(n) for n in range(2500)])
 
     await OutboxRelay(deliverer(outbox, bus, batch_size=1000)).drain(grace=10)
 
@@ -142,9 +144,9 @@ class HangingBus:
         raise AssertionError("unreachable")
 
 
-async def test_a_delivery_cut_short_by_shutdown_frees_its_events_at_once(outbox: SqliteOutbox) -> None:
+async def test_a_delivery_cut_short_by_shutdown_frees_its_events_at_once(outbox: SqliteOutboxStore) -> None:
     bus = HangingBus()
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
     delivering = asyncio.create_task(deliverer(outbox, bus).execute())
     await bus.started.wait()
 
@@ -155,7 +157,9 @@ async def test_a_delivery_cut_short_by_shutdown_frees_its_events_at_once(outbox:
     assert [item.event.id for item in await outbox.claim("next-process", 10, 30)] == ["event-1"]
 
 
-async def test_the_relay_reports_itself_stuck_when_no_turn_began_for_too_long(outbox: SqliteOutbox) -> None:
+async def test_the_relay_reports_itself_stuck_when_no_turn_began_for_too_long(
+    outbox: SqliteOutboxStore,
+) -> None:
     now = [0.0]
     relay = OutboxRelay(deliverer(outbox, InMemoryEventBus()), stuck_after=100, monotonic=lambda: now[0])
 
@@ -164,25 +168,25 @@ async def test_the_relay_reports_itself_stuck_when_no_turn_began_for_too_long(ou
     assert await relay.probe() == "the relay has not moved for 101 s"
 
 
-async def test_the_outbox_is_ready_while_it_can_be_written(outbox: SqliteOutbox) -> None:
+async def test_the_outbox_is_ready_while_it_can_be_written(outbox: SqliteOutboxStore) -> None:
     assert await outbox.probe() is None
     await outbox.close()
     assert await outbox.probe() == "the outbox cannot be written (the outbox is not open)"
 
 
 async def test_after_a_partial_batch_the_relay_gathers_events_to_send_them_together(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     bus = SelectiveEventBus(is_poison=lambda _: False)
     relay = OutboxRelay(deliverer(outbox, bus), idle_interval=10, gather_interval=0.5)
     outbox.on_append(relay.wake)
     running = asyncio.create_task(relay.run())
 
-    await outbox.publish([event(0)])
+    await outbox.append([event(0)])
     while not bus.accepted:
         await asyncio.sleep(0.01)
     for n in range(1, 6):
-        await outbox.publish([event(n)])
+        await outbox.append([event(n)])
         await asyncio.sleep(0.02)
     while len(bus.accepted) < 6:
         await asyncio.sleep(0.01)
@@ -192,10 +196,10 @@ async def test_after_a_partial_batch_the_relay_gathers_events_to_send_them_toget
     assert bus.calls == [["event-0"], [f"event-{n}" for n in range(1, 6)]]
 
 
-async def test_whole_batches_go_back_to_back_without_gathering(outbox: SqliteOutbox) -> None:
+async def test_whole_batches_go_back_to_back_without_gathering(outbox: SqliteOutboxStore) -> None:
     bus = SelectiveEventBus(is_poison=lambda _: False)
     relay = OutboxRelay(deliverer(outbox, bus, batch_size=10), idle_interval=10, gather_interval=10)
-    await outbox.publish([event(n) for n in range(30)])
+    await outbox.append([event(n) for n in range(30)])
     running = asyncio.create_task(relay.run())
 
     async with asyncio.timeout(2):

@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
 
 T = TypeVar("T")
@@ -41,8 +41,8 @@ class OutboxModel(RuleBasedStateMachine):
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)
 
-    def open_store(self) -> SqliteOutbox:
-        outbox = SqliteOutbox(self.path, clock_ms=lambda: self.now_ms, retention_seconds=10**9)
+    def open_store(self) -> SqliteOutboxStore:
+        outbox = SqliteOutboxStore(self.path, clock_ms=lambda: self.now_ms, retention_seconds=10**9)
         self.run(outbox.open())
         return outbox
 
@@ -68,7 +68,7 @@ class OutboxModel(RuleBasedStateMachine):
             events.append(
                 UserEvent(name="app/e", data={"payload": payload}, id=f"e{self.counter}", ts=self.counter)
             )
-        assert self.run(self.outbox.publish(events)) == [event.id for event in events]
+        assert self.run(self.outbox.append(events)) == [event.id for event in events]
         self.acknowledged.update((event.id, event) for event in events)
 
     @rule(owner=OWNERS, limit=st.integers(min_value=1, max_value=6))

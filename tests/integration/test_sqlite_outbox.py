@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
 from tests.fakes import ManualMillisecondClock
@@ -24,9 +24,9 @@ def clock() -> ManualMillisecondClock:
 
 
 @pytest.fixture
-def open_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutbox]:
-    def make(max_events: int = 1_000_000, max_bytes: int = 1 << 30) -> SqliteOutbox:
-        return SqliteOutbox(
+def open_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutboxStore]:
+    def make(max_events: int = 1_000_000, max_bytes: int = 1 << 30) -> SqliteOutboxStore:
+        return SqliteOutboxStore(
             tmp_path / "var" / "outbox.sqlite3", clock_ms=clock, max_events=max_events, max_bytes=max_bytes
         )
 
@@ -34,21 +34,21 @@ def open_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., 
 
 
 @pytest.fixture
-async def outbox(open_outbox: Callable[..., SqliteOutbox]) -> AsyncIterator[SqliteOutbox]:
+async def outbox(open_outbox: Callable[..., SqliteOutboxStore]) -> AsyncIterator[SqliteOutboxStore]:
     box = open_outbox()
     await box.open()
     yield box
     await box.close()
 
 
-async def test_creates_its_folder_and_file_on_open(tmp_path: Path, outbox: SqliteOutbox) -> None:
+async def test_creates_its_folder_and_file_on_open(tmp_path: Path, outbox: SqliteOutboxStore) -> None:
     assert (tmp_path / "var" / "outbox.sqlite3").is_file()
 
 
-async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., SqliteOutbox]) -> None:
+async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., SqliteOutboxStore]) -> None:
     first = open_outbox()
     await first.open()
-    await first.publish([event(1), event(2)])
+    await first.append([event(1), event(2)])
     await first.close()
 
     second = open_outbox()
@@ -60,9 +60,9 @@ async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., 
 
 
 async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_owner(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
-    await outbox.publish([event(n) for n in range(5)])
+    await outbox.append([event(n) for n in range(5)])
 
     first = await outbox.claim("relay-a", 3, 30)
     second = await outbox.claim("relay-b", 10, 30)
@@ -73,9 +73,9 @@ async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_own
 
 
 async def test_an_expired_lease_makes_the_events_claimable_again(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
     await outbox.claim("crashed-relay", 10, 30)
 
     clock.advance(31)
@@ -84,9 +84,9 @@ async def test_an_expired_lease_makes_the_events_claimable_again(
 
 
 async def test_delivered_events_are_never_claimed_again(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1), event(2)])
+    await outbox.append([event(1), event(2)])
     await outbox.claim("relay", 10, 30)
 
     await outbox.mark_delivered("relay", ["event-1", "event-2"])
@@ -97,9 +97,9 @@ async def test_delivered_events_are_never_claimed_again(
 
 
 async def test_a_retried_event_waits_its_delay_and_counts_the_attempt(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
     await outbox.claim("relay", 10, 30)
 
     await outbox.retry_later("relay", ["event-1"], 5.0, "inngest answered 503")
@@ -111,8 +111,8 @@ async def test_a_retried_event_waits_its_delay_and_counts_the_attempt(
     assert (await outbox.status()).last_error == "inngest answered 503"
 
 
-async def test_only_the_lease_holder_can_release_or_bury_an_event(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1)])
+async def test_only_the_lease_holder_can_release_or_bury_an_event(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1)])
     await outbox.claim("relay-a", 10, 30)
 
     await outbox.retry_later("relay-b", ["event-1"], 0, "not mine")
@@ -122,8 +122,8 @@ async def test_only_the_lease_holder_can_release_or_bury_an_event(outbox: Sqlite
     assert (status.pending, status.dead) == (1, 0)
 
 
-async def test_dead_letters_keep_their_reason_and_can_be_revived(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1), event(2)])
+async def test_dead_letters_keep_their_reason_and_can_be_revived(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1), event(2)])
     await outbox.claim("relay", 10, 30)
     await outbox.dead_letter("relay", ["event-1"], "invalid event")
 
@@ -135,23 +135,23 @@ async def test_dead_letters_keep_their_reason_and_can_be_revived(outbox: SqliteO
     assert (await outbox.status()).pending == 2
 
 
-async def test_an_event_id_already_in_the_outbox_is_not_stored_twice(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1)])
-    await outbox.publish([event(1)])
+async def test_an_event_id_already_in_the_outbox_is_not_stored_twice(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1)])
+    await outbox.append([event(1)])
 
     assert (await outbox.status()).pending == 1
 
 
 async def test_refuses_a_whole_publish_that_would_overflow_the_event_limit(
-    open_outbox: Callable[..., SqliteOutbox],
+    open_outbox: Callable[..., SqliteOutboxStore],
 ) -> None:
     outbox = open_outbox(max_events=3)
     await outbox.open()
-    await outbox.publish([event(1), event(2)])
+    await outbox.append([event(1), event(2)])
 
     with pytest.raises(EventBusUnavailable) as raised:
-        await outbox.publish([event(3), event(4)])
-    await outbox.publish([event(5)])
+        await outbox.append([event(3), event(4)])
+    await outbox.append([event(5)])
     status = await outbox.status()
     await outbox.close()
 
@@ -161,27 +161,27 @@ async def test_refuses_a_whole_publish_that_would_overflow_the_event_limit(
 
 
 async def test_refuses_a_publish_that_would_overflow_the_byte_limit(
-    open_outbox: Callable[..., SqliteOutbox],
+    open_outbox: Callable[..., SqliteOutboxStore],
 ) -> None:
     outbox = open_outbox(max_bytes=500)
     await outbox.open()
 
     with pytest.raises(EventBusUnavailable):
-        await outbox.publish([event(1, payload="x" * 600)])
+        await outbox.append([event(1, payload="x" * 600)])
     status = await outbox.status()
     await outbox.close()
 
     assert status.pending == 0
 
 
-async def test_concurrent_publishes_share_transactions_and_all_land(outbox: SqliteOutbox) -> None:
-    await asyncio.gather(*(outbox.publish([event(n)]) for n in range(500)))
+async def test_concurrent_publishes_share_transactions_and_all_land(outbox: SqliteOutboxStore) -> None:
+    await asyncio.gather(*(outbox.append([event(n)]) for n in range(500)))
 
     assert (await outbox.status()).pending == 500
 
 
-async def test_purging_forgets_delivered_events_only(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1), event(2)])
+async def test_purging_forgets_delivered_events_only(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1), event(2)])
     await outbox.claim("relay", 1, 30)
     await outbox.mark_delivered("relay", ["event-1"])
 
@@ -190,20 +190,20 @@ async def test_purging_forgets_delivered_events_only(outbox: SqliteOutbox) -> No
 
 
 async def test_a_closed_outbox_refuses_publishes_as_unavailable(
-    open_outbox: Callable[..., SqliteOutbox],
+    open_outbox: Callable[..., SqliteOutboxStore],
 ) -> None:
     outbox = open_outbox()
     await outbox.open()
     await outbox.close()
 
     with pytest.raises(EventBusUnavailable):
-        await outbox.publish([event(1)])
+        await outbox.append([event(1)])
 
 
-async def test_wakes_its_listeners_after_each_stored_publish(outbox: SqliteOutbox) -> None:
+async def test_wakes_its_listeners_after_each_stored_publish(outbox: SqliteOutboxStore) -> None:
     rings: list[str] = []
     outbox.on_append(lambda: rings.append("ring"))
 
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
 
     assert rings == ["ring"]

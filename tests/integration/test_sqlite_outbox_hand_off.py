@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
 from tests.fakes import ManualMillisecondClock
 
@@ -25,9 +25,9 @@ def clock() -> ManualMillisecondClock:
 
 
 @pytest.fixture
-def make_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutbox]:
-    def make(capacity: int = 100) -> SqliteOutbox:
-        outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", clock_ms=clock)
+def make_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., SqliteOutboxStore]:
+    def make(capacity: int = 100) -> SqliteOutboxStore:
+        outbox = SqliteOutboxStore(tmp_path / "outbox.sqlite3", clock_ms=clock)
         outbox.hand_off_to(OWN_RELAY, LEASE_SECONDS, capacity=capacity)
         return outbox
 
@@ -35,7 +35,7 @@ def make_outbox(tmp_path: Path, clock: ManualMillisecondClock) -> Callable[..., 
 
 
 @pytest.fixture
-async def outbox(make_outbox: Callable[..., SqliteOutbox]) -> AsyncIterator[SqliteOutbox]:
+async def outbox(make_outbox: Callable[..., SqliteOutboxStore]) -> AsyncIterator[SqliteOutboxStore]:
     box = make_outbox()
     await box.open()
     yield box
@@ -43,10 +43,10 @@ async def outbox(make_outbox: Callable[..., SqliteOutbox]) -> AsyncIterator[Sqli
 
 
 async def test_the_own_relay_gets_the_accepted_events_themselves_without_reading_them_back(
-    outbox: SqliteOutbox,
+    outbox: SqliteOutboxStore,
 ) -> None:
     accepted = [event(1), event(2)]
-    await outbox.publish(accepted)
+    await outbox.append(accepted)
 
     claimed = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
 
@@ -56,9 +56,9 @@ async def test_the_own_relay_gets_the_accepted_events_themselves_without_reading
 
 
 async def test_another_relay_takes_handed_off_events_only_once_their_lease_ran_out(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
 
     assert await outbox.claim("another-process", 10, LEASE_SECONDS) == []
     clock.advance(LEASE_SECONDS + 1)
@@ -66,9 +66,9 @@ async def test_another_relay_takes_handed_off_events_only_once_their_lease_ran_o
 
 
 async def test_an_event_that_waited_half_its_lease_is_left_to_the_claims_of_the_file(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
 
     clock.advance(LEASE_SECONDS / 2 + 1)
     assert await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS) == []
@@ -76,11 +76,11 @@ async def test_an_event_that_waited_half_its_lease_is_left_to_the_claims_of_the_
     assert [item.event.id for item in await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)] == ["event-1"]
 
 
-async def test_due_events_of_the_file_come_before_those_waiting_in_memory(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1)])
+async def test_due_events_of_the_file_come_before_those_waiting_in_memory(outbox: SqliteOutboxStore) -> None:
+    await outbox.append([event(1)])
     first = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
     await outbox.retry_later(OWN_RELAY, [first[0].event.id], 0.0, "bus unavailable")
-    await outbox.publish([event(2)])
+    await outbox.append([event(2)])
 
     claimed = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
 
@@ -88,11 +88,11 @@ async def test_due_events_of_the_file_come_before_those_waiting_in_memory(outbox
 
 
 async def test_closing_frees_what_still_waits_in_memory_for_any_relay(
-    make_outbox: Callable[..., SqliteOutbox],
+    make_outbox: Callable[..., SqliteOutboxStore],
 ) -> None:
     closing = make_outbox()
     await closing.open()
-    await closing.publish([event(1)])
+    await closing.append([event(1)])
     await closing.close()
 
     reopened = make_outbox()
@@ -106,13 +106,13 @@ async def test_closing_frees_what_still_waits_in_memory_for_any_relay(
 
 
 async def test_past_its_capacity_the_outbox_writes_events_for_any_relay_to_claim(
-    make_outbox: Callable[..., SqliteOutbox],
+    make_outbox: Callable[..., SqliteOutboxStore],
 ) -> None:
     outbox = make_outbox(capacity=1)
     await outbox.open()
     try:
-        await outbox.publish([event(1)])
-        await outbox.publish([event(2)])
+        await outbox.append([event(1)])
+        await outbox.append([event(2)])
         others = await outbox.claim("another-process", 10, LEASE_SECONDS)
         own = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
     finally:
@@ -122,22 +122,24 @@ async def test_past_its_capacity_the_outbox_writes_events_for_any_relay_to_claim
     assert [item.event.id for item in own] == ["event-1"]
 
 
-async def test_an_event_accepted_again_under_its_id_is_not_handed_over_twice(outbox: SqliteOutbox) -> None:
-    await outbox.publish([event(1)])
+async def test_an_event_accepted_again_under_its_id_is_not_handed_over_twice(
+    outbox: SqliteOutboxStore,
+) -> None:
+    await outbox.append([event(1)])
     first = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)
     await outbox.mark_delivered(OWN_RELAY, [item.event.id for item in first])
 
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
 
     assert await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS) == []
 
 
 async def test_a_publish_with_some_ids_stored_already_leaves_its_new_events_to_any_relay(
-    outbox: SqliteOutbox, clock: ManualMillisecondClock
+    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
 ) -> None:
-    await outbox.publish([event(1)])
+    await outbox.append([event(1)])
     clock.advance(0.001)
-    await outbox.publish([event(1), event(2)])
+    await outbox.append([event(1), event(2)])
 
     others = await outbox.claim("another-process", 10, LEASE_SECONDS)
     own = await outbox.claim(OWN_RELAY, 10, LEASE_SECONDS)

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.sqlite_outbox.inline import InlineWriter
 from adapters.sqlite_outbox.schema import connect
-from adapters.sqlite_outbox.store import SqliteOutbox
+from adapters.sqlite_outbox.store import SqliteOutboxStore
 from adapters.sqlite_outbox.worker import SqliteWorker
 from domain.event import UserEvent
 
@@ -62,8 +62,8 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def outbox(path: Path) -> AsyncIterator[SqliteOutbox]:
-    box = SqliteOutbox(path)
+async def outbox(path: Path) -> AsyncIterator[SqliteOutboxStore]:
+    box = SqliteOutboxStore(path)
     await box.open()
     yield box
     await box.close()
@@ -76,11 +76,11 @@ def rows_in(path: Path, where: str = "1") -> int:
 
 
 async def test_a_publish_waits_without_blocking_the_loop_while_another_process_writes(
-    path: Path, outbox: SqliteOutbox
+    path: Path, outbox: SqliteOutboxStore
 ) -> None:
     with LoopLag() as lag:
         with write_lock_held_by_another_process(path):
-            publish = asyncio.ensure_future(outbox.publish([event(1)]))
+            publish = asyncio.ensure_future(outbox.append([event(1)]))
             await asyncio.sleep(0.3)
             assert not publish.done()
         assert await asyncio.wait_for(publish, 5) == ["event-1"]
@@ -90,9 +90,9 @@ async def test_a_publish_waits_without_blocking_the_loop_while_another_process_w
 
 
 async def test_the_relay_claims_and_acknowledges_while_another_process_held_the_lock(
-    path: Path, outbox: SqliteOutbox
+    path: Path, outbox: SqliteOutboxStore
 ) -> None:
-    await outbox.publish([event(1), event(2)])
+    await outbox.append([event(1), event(2)])
     with write_lock_held_by_another_process(path):
         claim = asyncio.ensure_future(outbox.claim("relay", 10, 30))
         await asyncio.sleep(0.2)
@@ -162,14 +162,14 @@ async def test_checkpoints_in_the_thread_keep_the_write_ahead_log_small(path: Pa
 
 async def test_delivered_events_are_forgotten_once_older_than_the_retention(path: Path) -> None:
     now = [1_000_000]
-    before = SqliteOutbox(path, retention_seconds=60, clock_ms=lambda: now[0])
+    before = SqliteOutboxStore(path, retention_seconds=60, clock_ms=lambda: now[0])
     await before.open()
-    await before.publish([event(1), event(2)])
+    await before.append([event(1), event(2)])
     await before.claim("relay", 1, 30)
     await before.mark_delivered("relay", ["event-1"])
     await before.close()
     now[0] += 120_000
-    after = SqliteOutbox(path, retention_seconds=60, clock_ms=lambda: now[0])
+    after = SqliteOutboxStore(path, retention_seconds=60, clock_ms=lambda: now[0])
     await after.open()
     await after.claim("relay", 1, 30)
     await after.mark_delivered("relay", ["event-2"])

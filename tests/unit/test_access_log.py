@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from entrypoints.access_log import log_exchange
-from entrypoints.edge import Exchange
+from entrypoints.http.access_log import log_exchange
+from entrypoints.http.edge import Exchange
 
 
 def an_exchange(status: int, problem_type: str | None = None) -> Exchange:

@@ -13,7 +13,7 @@ from litestar.types import (
     Send,
 )
 
-from entrypoints.edge import Edge, Exchange, request_id_from
+from entrypoints.http.edge import Edge, Exchange, request_id_from
 
 pytestmark = pytest.mark.anyio
 

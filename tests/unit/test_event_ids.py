@@ -6,7 +6,8 @@ import warnings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.event_ids import canonical_uuid, idempotent_event_id, new_compact_id, new_event_id
+from adapters.event_ids import canonical_uuid, new_compact_id, new_event_id
+from domain.event_ids import idempotent_event_id
 
 VERSION_7_BITS = (0xF << 76) | (0x3 << 62), (0x7 << 76) | (0x2 << 62)
 

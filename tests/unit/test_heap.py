@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from entrypoints.heap import freeze_startup_heap
+from entrypoints.composition.heap import freeze_startup_heap
 
 
 @pytest.fixture

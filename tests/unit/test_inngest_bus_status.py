@@ -3,13 +3,14 @@
 import httpx
 import pytest
 
-from adapters.inngest import InngestEventBus, RetryPolicy, resolve_endpoint
+from adapters.inngest import InngestEventBus, RetryPolicy
 from adapters.inngest.retry import Clock
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
+from tests.containers import inngest_endpoint_from
 
 KEY = "evtkey-5eCr3t-0123456789abcdef"
-ENDPOINT = resolve_endpoint({"INNGEST_EVENT_KEY": KEY})
+ENDPOINT = inngest_endpoint_from({"INNGEST_EVENT_KEY": KEY})
 EVENTS = [UserEvent(name="app/clicked", data={}, id=f"evt-{n}", ts=n) for n in range(3)]
 THREE_ATTEMPTS = RetryPolicy(max_attempts=3)
 

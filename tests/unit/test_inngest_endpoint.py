@@ -2,7 +2,8 @@
 
 import pytest
 
-from adapters.inngest import InngestConfigError, InngestEndpoint, Mode, resolve_endpoint
+from adapters.inngest import InngestConfigError, InngestEndpoint, Mode
+from tests.containers import inngest_endpoint_from
 
 KEY = "evtkey-0123456789abcdef"
 CLOUD = "https://inn.gs"
@@ -101,7 +102,7 @@ PLACEHOLDER = "NO_EVENT_KEY_SET"
 def test_resolves_the_base_url_key_and_mode_with_the_sdks_precedence(
     environ: dict[str, str], base_url: str, event_key: str, mode: Mode
 ) -> None:
-    endpoint = resolve_endpoint(environ)
+    endpoint = inngest_endpoint_from(environ)
 
     assert (endpoint.base_url, endpoint.event_key, endpoint.mode) == (base_url, event_key, mode)
 
@@ -119,15 +120,15 @@ def test_resolves_the_base_url_key_and_mode_with_the_sdks_precedence(
 )
 def test_cloud_mode_without_an_event_key_is_a_configuration_error(environ: dict[str, str]) -> None:
     with pytest.raises(InngestConfigError, match="INNGEST_EVENT_KEY is not set") as raised:
-        resolve_endpoint(environ)
+        inngest_endpoint_from(environ)
 
     assert "INNGEST_DEV=1" in str(raised.value)
 
 
 def test_inngest_env_names_the_branch_environment() -> None:
-    assert resolve_endpoint({"INNGEST_EVENT_KEY": KEY, "INNGEST_ENV": " feature-x "}).env == "feature-x"
-    assert resolve_endpoint({"INNGEST_EVENT_KEY": KEY, "INNGEST_ENV": ""}).env is None
-    assert resolve_endpoint({"INNGEST_EVENT_KEY": KEY}).env is None
+    assert inngest_endpoint_from({"INNGEST_EVENT_KEY": KEY, "INNGEST_ENV": " feature-x "}).env == "feature-x"
+    assert inngest_endpoint_from({"INNGEST_EVENT_KEY": KEY, "INNGEST_ENV": ""}).env is None
+    assert inngest_endpoint_from({"INNGEST_EVENT_KEY": KEY}).env is None
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,7 @@ def test_values_that_are_not_what_the_variable_takes_are_configuration_errors(
     environ: dict[str, str], message: str
 ) -> None:
     with pytest.raises(InngestConfigError, match=message) as raised:
-        resolve_endpoint(environ)
+        inngest_endpoint_from(environ)
 
     assert "hunter2" not in str(raised.value)
 
@@ -169,7 +170,7 @@ def test_reads_only_the_mapping_it_is_given(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("INNGEST_EVENT_KEY", KEY)
 
     with pytest.raises(InngestConfigError):
-        resolve_endpoint({})
+        inngest_endpoint_from({})
 
 
 def test_the_url_holds_the_key_and_the_redacted_url_and_repr_do_not() -> None:

@@ -8,7 +8,7 @@ from litestar import Litestar, post
 from litestar.datastructures import Cookie, ResponseHeader
 from litestar.testing import AsyncTestClient
 
-from entrypoints.json_answer import JsonAnswer
+from entrypoints.http.json_answer import JsonAnswer
 
 pytestmark = pytest.mark.anyio
 

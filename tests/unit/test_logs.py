@@ -2,7 +2,7 @@ import json
 import logging
 import sys
 
-from entrypoints.logs import ConsoleFormatter, JsonFormatter
+from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter
 
 
 def a_record(**extra: object) -> logging.LogRecord:

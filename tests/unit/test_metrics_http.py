@@ -9,8 +9,8 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Message, Receive, Scope, S
 from prometheus_client import CollectorRegistry
 
 from adapters.metrics.registry import Metrics
-from entrypoints.edge import Edge
-from entrypoints.metrics import HttpRequestMetrics
+from entrypoints.http.edge import Edge
+from entrypoints.http.metrics import HttpRequestMetrics
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.metrics.outbox_collector import OutboxStatusCollector
-from adapters.sqlite_outbox.store import OutboxStatus
+from application.ports import OutboxStatus
 
 
 def status(*, oldest_pending_age: float | None = 42.5) -> OutboxStatus:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from adapters.event_ids import new_event_id
 from adapters.memory import InMemoryEventBus, InMemorySession
 from application.ports import SessionCredentials
 from application.record_user_event import RecordedEvent, RecordUserEvent, RecordUserEventCommand
@@ -197,5 +198,9 @@ async def test_passes_on_an_unavailable_bus_so_the_caller_can_retry() -> None:
 def test_refuses_to_be_built_with_an_invalid_default_event_name() -> None:
     with pytest.raises(InvalidEvent):
         RecordUserEvent(
-            InMemorySession({}), InMemoryEventBus(), default_event_name="inngest/x", rules=EventRules()
+            InMemorySession({}),
+            InMemoryEventBus(),
+            default_event_name="inngest/x",
+            rules=EventRules(),
+            new_id=new_event_id,
         )

@@ -5,13 +5,14 @@ import msgspec
 import pytest
 from hypothesis import given
 
+from adapters.event_ids import new_event_id
 from adapters.memory import InMemoryEventBus, InMemorySession
 from application.ports import SessionCredentials
 from application.record_user_event import RecordUserEvent, RecordUserEventCommand
 from domain.errors import InvalidEvent
 from domain.event import EventRules, JsonValue
 from domain.user import User
-from entrypoints.request_body import decode_record_event_request
+from entrypoints.http.request_body import decode_record_event_request
 from tests.strategies import invalid_event_names, json_values, valid_event_names
 
 USER = User(id="user-1", name="Ada", email="ada@example.com")
@@ -20,7 +21,11 @@ SIGNED_IN = SessionCredentials(cookies={"eventgate.dev-session": "t"})
 
 def record(bus: InMemoryEventBus, command: RecordUserEventCommand) -> list[str]:
     use_case = RecordUserEvent(
-        InMemorySession({"t": USER}), bus, default_event_name="app/user.event", rules=EventRules()
+        InMemorySession({"t": USER}),
+        bus,
+        default_event_name="app/user.event",
+        rules=EventRules(),
+        new_id=new_event_id,
     )
     return anyio.run(use_case.execute, command).event_ids
 

@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import Receive, Scope
 
-from entrypoints.request_body import (
+from entrypoints.http.request_body import (
     MAX_JSON_DEPTH,
     MalformedRequest,
     decode_record_event_request,

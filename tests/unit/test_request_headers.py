@@ -9,7 +9,7 @@ from litestar._parsers import parse_cookie_string
 from litestar.datastructures import Headers
 from litestar.types import Scope
 
-from entrypoints.request_guards import RequestHeaders, read_request_headers, request_headers
+from entrypoints.http.request_guards import RequestHeaders, read_request_headers, request_headers
 
 READ = ["cookie", "origin", "sec-fetch-site", "content-type", "host", "authorization", "idempotency-key"]
 READ += ["content-length"]

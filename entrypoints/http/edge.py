@@ -22,7 +22,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.event_ids import new_compact_id
+from adapters.event_ids import new_compact_id
 
 Header = tuple[bytes, bytes]
 

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+import msgspec
+
 from adapters.nextauth import (
     DecodeFailure,
     Version,
@@ -14,11 +16,12 @@ from adapters.nextauth import (
     mint_session_cookie,
 )
 from adapters.nextauth.codec import DEFAULT_MAX_AGE_SECONDS
+from adapters.nextauth.settings import NextAuthSettings
 from domain.user import User
-from entrypoints.settings import ConfigError, read_variables, session_secrets
+from entrypoints.composition.environment import ConfigError, read_section
 
 
-def add_session_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     session = commands.add_parser("session", help="mint or decode NextAuth session cookies")
     actions = session.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -35,7 +38,7 @@ def add_session_commands(commands: "argparse._SubParsersAction[argparse.Argument
         help="seconds until it expires (default 30 days)",
     )
     mint.add_argument("--cookie-name", help="cookie name (default: the version's plain name)")
-    mint.set_defaults(session_command=mint_cookie)
+    mint.set_defaults(run=run_session_command, session_command=mint_cookie)
 
     decode = actions.add_parser("decode", help="print the user and claims a Cookie header carries")
     decode.add_argument("cookie", nargs="?", help="the Cookie header value (default: read from stdin)")
@@ -48,7 +51,7 @@ def add_session_commands(commands: "argparse._SubParsersAction[argparse.Argument
     )
     decode.add_argument("--cookie-name", help="cookie name (default: both of the version's names)")
     decode.add_argument("--now", type=float, help="judge expiry at this Unix time (default: now)")
-    decode.set_defaults(session_command=decode_cookie)
+    decode.set_defaults(run=run_session_command, session_command=decode_cookie)
 
 
 def _version_option(parser: argparse.ArgumentParser) -> None:
@@ -57,13 +60,14 @@ def _version_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_session_command(environ: Mapping[str, str], arguments: argparse.Namespace, out: TextIO) -> int:
-    session = read_variables(environ)["session"]
+def run_session_command(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    nextauth = read_section(environ, NextAuthSettings)
     if arguments.version is not None:
-        session["version"] = arguments.version
-    secrets = session_secrets(session)
-    cookie_name = arguments.cookie_name or session["cookie_name"] or None
-    exit_code: int = arguments.session_command(session["version"], secrets, cookie_name, arguments, out)
+        nextauth = msgspec.structs.replace(nextauth, version=arguments.version)
+    cookie_name = arguments.cookie_name or nextauth.cookie_name or None
+    exit_code: int = arguments.session_command(
+        nextauth.version, nextauth.secrets(), cookie_name, arguments, sys.stdout
+    )
     return exit_code
 
 

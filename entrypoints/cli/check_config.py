@@ -2,30 +2,51 @@
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from entrypoints.container import build_container
-from entrypoints.settings import VARIABLES, ConfigError
+from entrypoints.composition.environment import ConfigError, every_variable, read_settings
+from entrypoints.composition.startup_checks import check_can_publish, check_can_serve
 
 HIDDEN = "(set, hidden)"
 
 
-def add_check_config_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     check = commands.add_parser(
         "check-config", help="show the configuration (secrets hidden) and check it as `serve` does at start"
     )
-    check.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    check.set_defaults(run=lambda arguments: check_config(os.environ, as_json=arguments.json, out=sys.stdout))
+    shown = check.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    shown.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the README's configuration table: each variable's default",
+    )
+    check.set_defaults(run=run_check_config)
+
+
+def run_check_config(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if arguments.markdown:
+        print(configuration_table(), file=sys.stdout)
+        return 0
+    return check_config(environ, as_json=arguments.json, out=sys.stdout)
+
+
+def configuration_table() -> str:
+    """The README's configuration table, made from the settings tree."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for variable in every_variable():
+        default = f"`{variable.default_text}`" if variable.default_text else "(none)"
+        lines.append(f"| `{variable.env}` | {default} | {variable.meaning} |")
+    return "\n".join(lines)
 
 
 def describe(environ: Mapping[str, str]) -> list[dict[str, str]]:
     """Each variable with its value as shown (secrets hidden) and its source: environment or default."""
     rows = []
-    for variable in VARIABLES:
-        value = environ.get(variable.env, variable.default)
+    for variable in every_variable():
+        value = environ.get(variable.env, variable.default_text)
         rows.append(
             {
                 "variable": variable.env,
@@ -40,7 +61,9 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
     """Print the configuration, then check it exactly as ``eventgate serve`` does; 2 when it is wrong."""
     rows = describe(environ)
     try:
-        build_container(environ)
+        settings = read_settings(environ)
+        check_can_serve(settings)
+        check_can_publish(settings)
     except ConfigError as error:
         problem: str | None = str(error)
     else:

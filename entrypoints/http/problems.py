@@ -19,9 +19,9 @@ from domain.errors import (
     RateLimited,
     Unauthenticated,
 )
-from entrypoints.health import NotReady
-from entrypoints.request_body import MalformedRequest
-from entrypoints.request_guards import CookieHeaderTooLarge, CrossSiteRequest, UnsupportedMediaType
+from entrypoints.http.health import NotReady
+from entrypoints.http.request_body import MalformedRequest
+from entrypoints.http.request_guards import CookieHeaderTooLarge, CrossSiteRequest, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from prometheus_client.metrics_core import Metric
 
 from adapters.metrics.outbox_collector import OutboxStatusCollector
 from adapters.metrics.registry import Metrics
-from adapters.sqlite_outbox.store import OutboxStatus
-from entrypoints.edge import Exchange
+from application.ports import OutboxStatus
+from entrypoints.http.edge import Exchange
 
 logger = logging.getLogger(__name__)
 

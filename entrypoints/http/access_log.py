@@ -2,7 +2,7 @@
 
 import logging
 
-from entrypoints.edge import Exchange
+from entrypoints.http.edge import Exchange
 
 logger = logging.getLogger("eventgate.access")
 

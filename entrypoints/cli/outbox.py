@@ -1,80 +1,59 @@
-"""``eventgate relay`` and ``eventgate outbox ...``: run and inspect the outbox from a shell."""
+"""``eventgate outbox ...``: inspect and repair the outbox from a shell."""
 
 import argparse
-import asyncio
 import datetime
 import json
-import signal
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
 import uvloop
 
-from adapters.sqlite_outbox.store import SqliteOutbox
-from entrypoints.app import resolve, settle, start_relay
-from entrypoints.command_errors import CommandFailed
-from entrypoints.container import Container
-from entrypoints.heap import freeze_startup_heap
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from application.ports import OutboxAdminPort
+from entrypoints.cli.errors import CommandFailed
+from entrypoints.composition.container import Container, build_container
+from entrypoints.composition.environment import read_settings
+from entrypoints.composition.resolving import resolve, settle
 
-Command = Callable[[Container, argparse.Namespace, TextIO], Awaitable[int]]
+Action = Callable[[OutboxAdminPort, argparse.Namespace, TextIO], Awaitable[int]]
 
 
-def add_outbox_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    relay = commands.add_parser(
-        "relay", help="deliver the outbox's events to the bus until SIGTERM or Ctrl-C"
-    )
-    relay.set_defaults(outbox_command=run_relay, publishes=True)
-
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     outbox = commands.add_parser("outbox", help="inspect and repair the outbox")
-    outbox.set_defaults(publishes=False)
     actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="pending and dead events, the oldest age, the last error")
     status.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    status.set_defaults(outbox_command=show_status)
+    status.set_defaults(run=run_outbox_command, action_run=show_status)
     dead = actions.add_parser("dead", help="list dead-lettered events with the bus's reasons")
     dead.add_argument("--limit", type=int, default=100, help="most events to list (default 100)")
-    dead.set_defaults(outbox_command=list_dead)
+    dead.set_defaults(run=run_outbox_command, action_run=list_dead)
     retry = actions.add_parser("retry", help="send dead-lettered events again, once their cause is fixed")
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", default=[], metavar="ID", help="event ids to retry")
     which.add_argument("--all", action="store_true", help="retry every dead-lettered event")
-    retry.set_defaults(outbox_command=retry_dead)
+    retry.set_defaults(run=run_outbox_command, action_run=retry_dead)
     purge = actions.add_parser("purge", help="forget delivered events now")
     purge.add_argument("--delivered", action="store_true", required=True, help="purge the delivered events")
-    purge.set_defaults(outbox_command=purge_delivered)
+    purge.set_defaults(run=run_outbox_command, action_run=purge_delivered)
 
 
-def run_outbox_command(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    command: Command = arguments.outbox_command
+def run_outbox_command(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    container = build_container(read_settings(environ))
+    action: Action = arguments.action_run
 
     async def run() -> int:
         try:
-            return await command(container, arguments, out)
+            return await action(await open_outbox_or_fail(container), arguments, sys.stdout)
         finally:
             await settle(container.shutdown_resources())
 
     return uvloop.run(run())
 
 
-async def run_relay(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    await resolve(container.bus)
-    await open_outbox_or_fail(container)
-    relay = await start_relay(container)
-    freeze_startup_heap()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
-    print("eventgate relay: delivering; stop with Ctrl-C or SIGTERM", file=out, flush=True)
-    await stop.wait()
-    await relay.stop(container.config.relay.shutdown_grace())
-    return 0
-
-
-async def show_status(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    status = await (await open_outbox_or_fail(container)).status()
+async def show_status(outbox: OutboxAdminPort, arguments: argparse.Namespace, out: TextIO) -> int:
+    status = await outbox.status()
     report = {
         "pending": status.pending,
         "pending_bytes": status.pending_bytes,
@@ -95,8 +74,8 @@ async def show_status(container: Container, arguments: argparse.Namespace, out: 
     return 0
 
 
-async def list_dead(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    for letter in await (await open_outbox_or_fail(container)).dead_letters(arguments.limit):
+async def list_dead(outbox: OutboxAdminPort, arguments: argparse.Namespace, out: TextIO) -> int:
+    for letter in await outbox.dead_letters(arguments.limit):
         failed_at = datetime.datetime.fromtimestamp(letter.failed_at_ms / 1000, datetime.UTC)
         columns = (
             letter.id,
@@ -109,9 +88,9 @@ async def list_dead(container: Container, arguments: argparse.Namespace, out: Te
     return 0
 
 
-async def retry_dead(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
+async def retry_dead(outbox: OutboxAdminPort, arguments: argparse.Namespace, out: TextIO) -> int:
     ids: list[str] = arguments.ids
-    revived = await (await open_outbox_or_fail(container)).revive(None if arguments.all else ids)
+    revived = await outbox.revive(None if arguments.all else ids)
     print(f"{revived} dead events will be delivered again", file=out)
     if not arguments.all and revived < len(set(ids)):
         print(f"eventgate: {len(set(ids)) - revived} of the ids name no dead event", file=sys.stderr)
@@ -119,15 +98,15 @@ async def retry_dead(container: Container, arguments: argparse.Namespace, out: T
     return 0
 
 
-async def purge_delivered(container: Container, arguments: argparse.Namespace, out: TextIO) -> int:
-    print(
-        f"{await (await open_outbox_or_fail(container)).purge_delivered()} delivered events purged", file=out
-    )
+async def purge_delivered(outbox: OutboxAdminPort, arguments: argparse.Namespace, out: TextIO) -> int:
+    print(f"{await outbox.purge_delivered()} delivered events purged", file=out)
     return 0
 
 
-async def open_outbox_or_fail(container: Container) -> SqliteOutbox:
-    """The configured outbox; ``CommandFailed`` with the reason when it cannot be opened."""
+async def open_outbox_or_fail(container: Container) -> SqliteOutboxStore:
+    """The configured outbox; ``CommandFailed`` with the reason when there is none or it cannot be opened."""
+    if container.settings().delivery.mode != "outbox":
+        raise CommandFailed("EVENTGATE_DELIVERY=direct keeps no outbox")
     try:
         return await resolve(container.outbox)
     except (OSError, sqlite3.Error) as error:

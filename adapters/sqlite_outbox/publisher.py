@@ -1,0 +1,19 @@
+"""The event bus the use case sees in outbox mode: publishing is appending to the outbox."""
+
+from collections.abc import Sequence
+
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from domain.event import UserEvent
+
+
+class OutboxPublisher:
+    """An ``EventBusPort`` whose publish succeeds once the events are committed to the outbox.
+
+    The relay delivers them to the real bus later; an id already in the outbox is not stored again.
+    """
+
+    def __init__(self, store: SqliteOutboxStore) -> None:
+        self._append = store.append
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        return await self._append(events)

@@ -1,0 +1,33 @@
+"""Start and stop of what runs beside the requests: the hand-off to this process's relay, and the relay.
+
+Each is a container ``Resource``: started by ``init_resources()``, stopped in reverse order by
+``shutdown_resources()``.
+"""
+
+from collections.abc import AsyncIterator
+
+from application.ports import HandOffPort
+from application.relay import OutboxRelay, relay_running
+
+HAND_OFF_BATCHES = 4
+"""Batches' worth of accepted events the outbox keeps in memory for this process's relay."""
+
+
+async def handing_off(
+    outbox: HandOffPort, owner: str, lease_seconds: float, batch_size: int
+) -> AsyncIterator[HandOffPort]:
+    """What this process accepts, leased to its relay ``owner`` as it is written, until shutdown."""
+    outbox.hand_off_to(owner, lease_seconds, capacity=HAND_OFF_BATCHES * batch_size)
+    try:
+        yield outbox
+    finally:
+        await outbox.end_hand_off()
+
+
+async def running_relay(
+    relay: OutboxRelay, hand_off: HandOffPort, shutdown_grace: float
+) -> AsyncIterator[OutboxRelay]:
+    """The relay, delivering, woken by every append; at shutdown it drains for ``shutdown_grace``."""
+    hand_off.on_append(relay.wake)
+    async with relay_running(relay, shutdown_grace):
+        yield relay

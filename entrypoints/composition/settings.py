@@ -1,0 +1,201 @@
+"""The settings tree: every setting eventgate reads, one section per adapter and concern.
+
+Each field names its environment variable, its type and limits, its default and a one-line
+description; ``environment.read_settings`` parses them all once, at start, and the README's
+configuration table and ``eventgate check-config`` are made from the same tree.
+"""
+
+import urllib.parse
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from adapters.inngest.settings import InngestSettings
+from adapters.nextauth.settings import NextAuthSettings
+from adapters.rate_limit.settings import RateLimitSettings
+from adapters.setting_types import Count, PositiveSeconds, Seconds
+from adapters.sqlite_outbox.settings import OutboxSettings
+from domain.errors import InvalidEvent
+from domain.event import DEFAULT_MAX_EVENT_BYTES, check_event_name
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Origins as browsers send them: ``https://app.example.com`` or ``http://localhost:3000``."""
+    origins = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        parts = urllib.parse.urlsplit(item)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.path not in {"", "/"}
+            or parts.query
+            or parts.fragment
+            or parts.username
+        ):
+            raise ValueError(f"{item!r} is not an origin such as https://app.example.com")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(origins)
+
+
+class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    host: Annotated[str, Meta(description="Address `eventgate serve` listens on.")] = msgspec.field(
+        default="127.0.0.1", name="EVENTGATE_HOST"
+    )
+    port: Annotated[int, Meta(ge=1, le=65535, description="Port `eventgate serve` listens on.")] = (
+        msgspec.field(default=8000, name="EVENTGATE_PORT")
+    )
+    workers: Annotated[
+        Count,
+        Meta(description="Server processes sharing the port and the outbox (`eventgate serve --workers N`)."),
+    ] = msgspec.field(default=1, name="EVENTGATE_WORKERS")
+    allowed_origins: Annotated[
+        tuple[str, ...],
+        Meta(
+            description="Comma-separated origins of the Next.js app (`https://app.example.com`) allowed to "
+            "call from a browser, with CORS and credentials; the service's own origin always is.",
+            extra={"parse": parse_origins},
+        ),
+    ] = msgspec.field(default=(), name="EVENTGATE_ALLOWED_ORIGINS")
+    max_body_bytes: Annotated[
+        Count, Meta(description="Largest request body read; a larger one is refused with 413.")
+    ] = msgspec.field(default=1 << 20, name="EVENTGATE_MAX_BODY_BYTES")
+
+
+class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
+    backend: Annotated[
+        Literal["nextauth", "memory"],
+        Meta(
+            description="Where sessions come from: `nextauth` (the Next.js app's NextAuth/Auth.js session "
+            "cookie) or `memory` (one development user, cookie `eventgate.dev-session=dev`)."
+        ),
+    ] = msgspec.field(default="nextauth", name="EVENTGATE_SESSION")
+
+
+class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
+    backend: Annotated[
+        Literal["inngest", "memory"],
+        Meta(
+            description="Where events go: `inngest` (its HTTP event API) or `memory` (kept in the process, "
+            "for tests)."
+        ),
+    ] = msgspec.field(default="inngest", name="EVENTGATE_EVENT_BUS")
+
+
+class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
+    mode: Annotated[
+        Literal["outbox", "direct"],
+        Meta(
+            description="`outbox`: a request succeeds once its event is stored durably, and a relay "
+            "delivers it; `direct`: a request succeeds only once the bus has the event."
+        ),
+    ] = msgspec.field(default="outbox", name="EVENTGATE_DELIVERY")
+    linger: Annotated[
+        Seconds,
+        Meta(
+            description="Direct mode: seconds to wait for more concurrent requests before one publish "
+            "carries all their events; `0` gathers what arrives in the same turn of the event loop."
+        ),
+    ] = msgspec.field(default=0.0, name="EVENTGATE_DIRECT_LINGER")
+
+
+class RelaySettings(msgspec.Struct, frozen=True, kw_only=True):
+    in_service: Annotated[
+        bool,
+        Meta(
+            description="Run the relay inside `eventgate serve`; `off` when a standalone `eventgate relay` "
+            "delivers instead."
+        ),
+    ] = msgspec.field(default=True, name="EVENTGATE_RELAY")
+    batch_size: Annotated[
+        Count, Meta(description="Most events the relay hands to the bus in one publish.")
+    ] = msgspec.field(default=1000, name="EVENTGATE_RELAY_BATCH_SIZE")
+    gather_seconds: Annotated[
+        Seconds,
+        Meta(
+            description="Seconds the relay gathers events after a batch smaller than "
+            "`EVENTGATE_RELAY_BATCH_SIZE`, so that under steady load one publish carries many events; `0` "
+            "sends what is there at once."
+        ),
+    ] = msgspec.field(default=0.02, name="EVENTGATE_RELAY_GATHER")
+    lease_seconds: Annotated[
+        PositiveSeconds,
+        Meta(
+            description="Seconds a relay holds the events it is delivering; after a crash they are "
+            "delivered again once it runs out. Must exceed `EVENTGATE_INNGEST_PUBLISH_DEADLINE`."
+        ),
+    ] = msgspec.field(default=60.0, name="EVENTGATE_RELAY_LEASE")
+    retry_cap: Annotated[
+        PositiveSeconds,
+        Meta(
+            description="Longest wait, in seconds, between two deliveries of an event the bus could not take."
+        ),
+    ] = msgspec.field(default=60.0, name="EVENTGATE_RELAY_RETRY_CAP")
+    shutdown_grace: Annotated[
+        PositiveSeconds,
+        Meta(
+            description="Seconds the relay keeps delivering after SIGTERM; what is left waits in the outbox "
+            "for the next start."
+        ),
+    ] = msgspec.field(default=10.0, name="EVENTGATE_SHUTDOWN_GRACE")
+
+
+def _event_name(text: str) -> str:
+    try:
+        check_event_name(text)
+    except InvalidEvent as error:
+        raise ValueError(error.message) from None
+    return text
+
+
+class EventSettings(msgspec.Struct, frozen=True, kw_only=True):
+    allowed_names: Annotated[
+        tuple[str, ...],
+        Meta(
+            description="Comma-separated glob patterns (`app/*`); when set, other event names are refused "
+            "with 403."
+        ),
+    ] = msgspec.field(default=(), name="EVENTGATE_ALLOWED_EVENT_NAMES")
+    default_name: Annotated[
+        str, Meta(description="Event name used when a request names none.", extra={"parse": _event_name})
+    ] = msgspec.field(default="app/user.event", name="EVENTGATE_DEFAULT_EVENT_NAME")
+    max_bytes: Annotated[
+        Count,
+        Meta(
+            description="Largest event accepted, in bytes of compact JSON (Inngest's own limit is 256 KiB)."
+        ),
+    ] = msgspec.field(default=DEFAULT_MAX_EVENT_BYTES, name="EVENTGATE_MAX_EVENT_BYTES")
+
+
+class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    level: Annotated[
+        Literal["debug", "info", "warning", "error"], Meta(description="Least severe log level written.")
+    ] = msgspec.field(default="info", name="EVENTGATE_LOG_LEVEL")
+    format: Annotated[
+        Literal["auto", "json", "console"],
+        Meta(
+            description="`json`: one JSON object per line; `console`: readable lines; `auto`: console on a "
+            "terminal, else JSON."
+        ),
+    ] = msgspec.field(default="auto", name="EVENTGATE_LOG_FORMAT")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every section, in the order the README's configuration table lists them."""
+
+    http: HttpSettings = HttpSettings()
+    session: SessionSettings = SessionSettings()
+    nextauth: NextAuthSettings = NextAuthSettings()
+    bus: BusSettings = BusSettings()
+    inngest: InngestSettings = InngestSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    outbox: OutboxSettings = OutboxSettings()
+    relay: RelaySettings = RelaySettings()
+    events: EventSettings = EventSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def relay_here(self) -> Literal["on", "off"]:
+        """Whether this process runs a relay: in outbox mode, unless a standalone relay delivers."""
+        return "on" if self.delivery.mode == "outbox" and self.relay.in_service else "off"

@@ -1,0 +1,58 @@
+"""``POST /api``: the HTTP face of ``RecordUserEvent``."""
+
+from typing import Any, cast
+
+import msgspec
+from litestar import Request, post
+from litestar._parsers import parse_cookie_string
+from litestar.datastructures import State
+
+from application.ports import SessionCredentials
+from application.record_user_event import RecordUserEvent, RecordUserEventCommand
+from domain.event import ABSENT
+from entrypoints.http.docs import PROBLEM_RESPONSES, RecordEventOperation
+from entrypoints.http.json_answer import JsonAnswer
+from entrypoints.http.request_body import RecordEventResponse, decode_record_event_request, read_body
+from entrypoints.http.request_guards import request_headers
+
+
+def record_user_event_of(state: State) -> RecordUserEvent:
+    """The bridge to the use case the app's lifespan put into its state.
+
+    The handler calls it itself: as a Litestar dependency it would be resolved per request, through
+    a signature model and a cleanup group, for a value that never changes.
+    """
+    return cast(RecordUserEvent, state.record_user_event)
+
+
+@post(
+    "/api",
+    status_code=200,
+    summary="Record an event for the signed-in user",
+    operation_class=RecordEventOperation,
+    responses=PROBLEM_RESPONSES,
+    response_class=JsonAnswer,
+)
+async def record_event(request: Request[Any, Any, Any]) -> RecordEventResponse:
+    """Publish one event carrying the session's user and the request's ``data``."""
+    scope = request.scope
+    headers = request_headers(scope)
+    body = decode_record_event_request(await read_body(request, headers.content_length))
+    cookie = headers.cookie
+    client = scope.get("client")
+    command = RecordUserEventCommand(
+        credentials=SessionCredentials(
+            # what ``request.cookies`` gives, without building Litestar's ``Headers`` to read one
+            cookies=parse_cookie_string(cookie) if cookie else {},
+            authorization=headers.authorization,
+        ),
+        name=None if body.name is msgspec.UNSET else body.name,
+        payload=ABSENT if body.data is msgspec.UNSET else body.data,
+        idempotency_key=headers.idempotency_key,
+        client_address=client[0] if client else None,
+    )
+    recorded = await record_user_event_of(request.app.state).execute(command)
+    state = scope["state"]
+    state["user_id"] = recorded.user_id
+    state["event_ids"] = recorded.event_ids
+    return RecordEventResponse(ids=recorded.event_ids)
