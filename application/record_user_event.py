@@ -9,6 +9,7 @@ from application.rate_policy import RatePolicy
 from domain.errors import Unauthenticated
 from domain.event import ABSENT, Absent, EventRules, JsonValue, UserEvent, check_event_name, user_event_data
 from domain.event_ids import check_idempotency_key, idempotent_event_id
+from domain.user import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +67,40 @@ class RecordUserEvent:
 
     async def execute(self, command: RecordUserEventCommand) -> RecordedEvent:
         """Publish the event; the result names the user and the ids the bus acknowledged."""
-        user = await self._session.current_user(command.credentials)
+        user = await self.admit(command.credentials, command.client_address)
+        return await self.record(user, command.name, command.payload, command.idempotency_key)
+
+    async def admit(self, credentials: SessionCredentials, client_address: str | None) -> User:
+        """The signed-in user the credentials prove, within the rate limits; the first half of ``execute``.
+
+        An HTTP request is admitted from its headers alone, so a stranger's or an over-limit body is
+        never read: ``Unauthenticated`` or ``RateLimited`` is raised first.
+        """
+        user = await self._session.current_user(credentials)
         if user is None:
             if self._rate_policy is not None:
-                await self._rate_policy.check_address(command.client_address)
+                await self._rate_policy.check_address(client_address)
             raise Unauthenticated()
         if self._rate_policy is not None:
             await self._rate_policy.check_user(user.id)
-        if command.idempotency_key is None:
+        return user
+
+    async def record(
+        self,
+        user: User,
+        name: str | None = None,
+        payload: JsonValue | Absent = ABSENT,
+        idempotency_key: str | None = None,
+    ) -> RecordedEvent:
+        """Publish the event of an admitted ``user``; the second half of ``execute``."""
+        if idempotency_key is None:
             event_id = self._new_id()
         else:
-            check_idempotency_key(command.idempotency_key)
-            event_id = idempotent_event_id(user.id, command.idempotency_key)
+            check_idempotency_key(idempotency_key)
+            event_id = idempotent_event_id(user.id, idempotency_key)
         event = UserEvent(
-            name=self._default_event_name if command.name is None else command.name,
-            data=user_event_data(user, command.payload),
+            name=self._default_event_name if name is None else name,
+            data=user_event_data(user, payload),
             id=event_id,
             ts=self._clock(),
         )

@@ -52,7 +52,11 @@ RULES: tuple[Rule, ...] = (
     Rule("outbox thread: queue wait, wake-ups, GIL hand-off", ("SqliteWorker._serve_jobs",), leaf_only=True),
     Rule(
         "relay: claim, publish to Inngest (httpx), mark (event loop)",
-        ("application/relay.py", "application/deliver_outbox_events.py", "entrypoints/composition/lifecycle.py"),
+        (
+            "application/relay.py",
+            "application/deliver_outbox_events.py",
+            "entrypoints/composition/lifecycle.py",
+        ),
     ),
     Rule(
         "thread pool: sync_to_thread, getaddrinfo for new connections",
@@ -92,7 +96,9 @@ RULES: tuple[Rule, ...] = (
             "count_api_outcomes",
         ),
     ),
-    Rule("edge: request id, headers, HTTP metrics, access log", ("entrypoints/http/edge.py",), leaf_only=True),
+    Rule(
+        "edge: request id, headers, HTTP metrics, access log", ("entrypoints/http/edge.py",), leaf_only=True
+    ),
     Rule("Litestar: routing, kwargs, response encode and send", ("litestar/",)),
     Rule("uvicorn + httptools (HTTP parsing, ASGI glue)", ("uvicorn/",)),
 )

@@ -30,6 +30,8 @@ _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ALWAYS: tuple[Header, ...] = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 _ADDED_NAMES = frozenset({b"x-request-id", *(name for name, _ in _ALWAYS)})
 _PROBLEM_JSON = b"application/problem+json"
+CLIENT_CLOSED_REQUEST = 499
+"""The status a request whose client went away before its answer is counted and logged with (nginx's)."""
 _PROBLEM_TYPE_MARKER = b'"type":"urn:eventgate:problem:'
 
 
@@ -39,7 +41,8 @@ class Exchange(NamedTuple):
 
     ``path`` is the path as the app routed it (Litestar drops a trailing slash), ``route`` the path
     template of the route that took it (``None`` when none did); ``user_id`` and ``event_ids`` are
-    what the handler left in the request state. A request that failed before answering is a 500.
+    what the handler left in the request state. A request that failed before answering is a 500,
+    unless its client had gone (``http.disconnect``): then it is a 499, the client's doing, not ours.
     """
 
     request_id: str
@@ -85,6 +88,14 @@ class Edge:
         started = self._clock()
         status = 500
         problem: bool | str | None = None
+        client_gone = False
+
+        async def receive_at_edge() -> Message:
+            nonlocal client_gone
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                client_gone = True
+            return message
 
         async def send_from_edge(message: Message) -> None:
             nonlocal status, problem
@@ -96,9 +107,11 @@ class Edge:
             await send(message)
 
         try:
-            await self._app(scope, receive, send_from_edge)
+            await self._app(scope, receive_at_edge, send_from_edge)
         finally:
             seconds = self._clock() - started
+            if client_gone and status >= 500:
+                status, problem = CLIENT_CLOSED_REQUEST, "client-closed-request"
             state = scope.get("state") or {}
             exchange = Exchange(
                 request_id,

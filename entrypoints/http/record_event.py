@@ -8,7 +8,7 @@ from litestar._parsers import parse_cookie_string
 from litestar.datastructures import State
 
 from application.ports import SessionCredentials
-from application.record_user_event import RecordUserEvent, RecordUserEventCommand
+from application.record_user_event import RecordUserEvent
 from domain.event import ABSENT
 from entrypoints.http.docs import PROBLEM_RESPONSES, RecordEventOperation
 from entrypoints.http.json_answer import JsonAnswer
@@ -34,24 +34,31 @@ def record_user_event_of(state: State) -> RecordUserEvent:
     response_class=JsonAnswer,
 )
 async def record_event(request: Request[Any, Any, Any]) -> RecordEventResponse:
-    """Publish one event carrying the session's user and the request's ``data``."""
+    """Publish one event carrying the session's user and the request's ``data``.
+
+    The sender is admitted (session, rate limit) from the headers before the body is read: a
+    stranger's or an over-limit body is never read, decoded or depth-checked.
+    """
     scope = request.scope
     headers = request_headers(scope)
-    body = decode_record_event_request(await read_body(request, headers.content_length))
     cookie = headers.cookie
     client = scope.get("client")
-    command = RecordUserEventCommand(
-        credentials=SessionCredentials(
+    use_case = record_user_event_of(request.app.state)
+    user = await use_case.admit(
+        SessionCredentials(
             # what ``request.cookies`` gives, without building Litestar's ``Headers`` to read one
             cookies=parse_cookie_string(cookie) if cookie else {},
             authorization=headers.authorization,
         ),
+        client[0] if client else None,
+    )
+    body = decode_record_event_request(await read_body(request, headers.content_length))
+    recorded = await use_case.record(
+        user,
         name=None if body.name is msgspec.UNSET else body.name,
         payload=ABSENT if body.data is msgspec.UNSET else body.data,
         idempotency_key=headers.idempotency_key,
-        client_address=client[0] if client else None,
     )
-    recorded = await record_user_event_of(request.app.state).execute(command)
     state = scope["state"]
     state["user_id"] = recorded.user_id
     state["event_ids"] = recorded.event_ids

@@ -233,3 +233,48 @@ def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line(tmp_path: Path
     assert result.returncode == 1
     assert result.stderr.startswith("eventgate: the outbox cannot be opened:")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_client_gone_mid_body_is_counted_as_499_not_as_a_server_error(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(
+            b"POST /api HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Cookie: eventgate.dev-session=dev\r\nContent-Length: 100\r\n\r\n"
+            b'{"data": '
+        )
+        time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        metrics = httpx.get(f"{server}/metrics", timeout=5).text
+        if 'status="499"' in metrics:
+            break
+        time.sleep(0.05)
+
+    assert re.search(r'eventgate_http_requests_total\{[^}]*status="499"[^}]*\} 1\.0', metrics)
+    assert 'status="500"' not in metrics
+
+
+def answer_to_headers_alone(server: str, headers: bytes) -> bytes:
+    """What the server answers to a request whose announced megabyte of body is never sent."""
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as connection:
+        connection.sendall(
+            b"POST /api HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + headers
+            + b"Content-Length: 1048576\r\n\r\n"
+            + b"[[],"
+        )
+        return connection.recv(65536)
+
+
+def test_a_stranger_is_answered_from_the_headers_without_its_body_being_read(
+    start_server: Callable[[dict[str, str]], str],
+) -> None:
+    server = start_server({"EVENTGATE_SESSION": "memory", "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60"})
+
+    first = answer_to_headers_alone(server, b"")
+    second = answer_to_headers_alone(server, b"Cookie: eventgate.dev-session=nobody\r\n")
+
+    assert first.startswith(b"HTTP/1.1 401 ")
+    assert second.startswith(b"HTTP/1.1 429 ")

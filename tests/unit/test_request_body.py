@@ -1,4 +1,5 @@
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -198,3 +199,38 @@ async def test_a_body_streamed_over_the_limit_is_refused() -> None:
 
     with pytest.raises(RequestEntityTooLarge):
         await read_body(request, None)
+
+
+numbers_as_written = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.tuples(st.integers(-999, 999), st.sampled_from(["e", "E", "e+", "E-", "e-"]), st.integers(0, 300)).map(
+        lambda parts: f"{parts[0]}{parts[1]}{parts[2]}"
+    ),
+    st.integers(301, 400).map(lambda exponent: f"1e-{exponent}"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+
+
+def json_texts(depth: int = 2) -> st.SearchStrategy[str]:
+    """JSON as people write it: exponents in either case, long integers, and repeated object keys."""
+    scalars = st.one_of(numbers_as_written, st.sampled_from(["true", "false", "null", '"x"', '"\\u00e9"']))
+    if depth == 0:
+        return scalars
+    members = st.lists(st.tuples(st.sampled_from(["a", "b", "user"]), json_texts(depth - 1)), max_size=4)
+    return st.one_of(
+        scalars,
+        st.lists(json_texts(depth - 1), max_size=3).map(lambda items: f"[{', '.join(items)}]"),
+        members.map(lambda pairs: "{" + ", ".join(f'"{key}": {value}' for key, value in pairs) + "}"),
+    )
+
+
+@given(json_texts())
+def test_data_holds_the_values_a_standard_json_parser_reads(data: str) -> None:
+    body = f'{{"data": {data}}}'.encode()
+
+    assert decode_record_event_request(body).data == json.loads(body)["data"]
+
+
+def test_a_number_beyond_a_double_is_refused_rather_than_made_infinite() -> None:
+    with pytest.raises(MalformedRequest):
+        decode_record_event_request(b'{"data": 1e309}')
