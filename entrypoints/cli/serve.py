@@ -49,6 +49,8 @@ def run_serve(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
         workers=workers,
         log_config=None,
         access_log=False,
+        proxy_headers=bool(settings.http.trusted_proxies),
+        forwarded_allow_ips=list(settings.http.trusted_proxies) or None,
     )
     return 0
 

@@ -5,6 +5,7 @@ description; ``environment.read_settings`` parses them all once, at start, and t
 configuration table and ``eventgate check-config`` are made from the same tree.
 """
 
+import ipaddress
 import urllib.parse
 from typing import Annotated, Literal
 
@@ -38,6 +39,18 @@ def parse_origins(text: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def parse_trusted_proxies(text: str) -> tuple[str, ...]:
+    """Addresses or networks (``10.0.0.0/8``), comma-separated, as ``ipaddress`` reads them."""
+    proxies = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+        proxies.append(item)
+    return tuple(proxies)
+
+
 class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     host: Annotated[str, Meta(description="Address `eventgate serve` listens on.")] = msgspec.field(
         default="127.0.0.1", name="EVENTGATE_HOST"
@@ -60,6 +73,14 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: Annotated[
         Count, Meta(description="Largest request body read; a larger one is refused with 413.")
     ] = msgspec.field(default=1 << 20, name="EVENTGATE_MAX_BODY_BYTES")
+    trusted_proxies: Annotated[
+        tuple[str, ...],
+        Meta(
+            description="Comma-separated addresses or networks of the proxies in front; only from these is "
+            "`X-Forwarded-For` (and `X-Forwarded-Proto`) believed. Empty: no forwarding header is believed.",
+            extra={"parse": parse_trusted_proxies},
+        ),
+    ] = msgspec.field(default=(), name="EVENTGATE_TRUSTED_PROXIES")
 
 
 class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):

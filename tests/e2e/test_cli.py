@@ -278,3 +278,46 @@ def test_a_stranger_is_answered_from_the_headers_without_its_body_being_read(
 
     assert first.startswith(b"HTTP/1.1 401 ")
     assert second.startswith(b"HTTP/1.1 429 ")
+
+
+FORWARDING_HEADERS = [
+    ("x-forwarded-for", "203.0.113.{n}"),
+    ("forwarded", "for=203.0.113.{n}"),
+    ("x-real-ip", "203.0.113.{n}"),
+    ("true-client-ip", "203.0.113.{n}"),
+    ("cf-connecting-ip", "203.0.113.{n}"),
+    ("x-client-ip", "203.0.113.{n}"),
+]
+
+
+@pytest.mark.parametrize(("header", "value"), FORWARDING_HEADERS)
+def test_no_forwarding_header_gives_a_caller_a_fresh_anonymous_limit(
+    start_server: Callable[[dict[str, str]], str], header: str, value: str
+) -> None:
+    server = start_server({"EVENTGATE_SESSION": "memory", "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60"})
+
+    statuses = [
+        httpx.post(f"{server}/api", json={}, headers={header: value.format(n=n)}, timeout=5).status_code
+        for n in (1, 2)
+    ]
+
+    assert statuses == [401, 429]
+
+
+def test_a_trusted_proxy_is_believed_about_the_client_it_forwards(
+    start_server: Callable[[dict[str, str]], str],
+) -> None:
+    server = start_server(
+        {
+            "EVENTGATE_SESSION": "memory",
+            "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60",
+            "EVENTGATE_TRUSTED_PROXIES": "127.0.0.0/8",
+        }
+    )
+
+    def status(forwarded_for: str) -> int:
+        return httpx.post(
+            f"{server}/api", json={}, headers={"x-forwarded-for": forwarded_for}, timeout=5
+        ).status_code
+
+    assert [status("203.0.113.1"), status("203.0.113.2"), status("203.0.113.1")] == [401, 401, 429]
