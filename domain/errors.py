@@ -77,3 +77,7 @@ class EventBusUnavailable(PublishFailed):
 
 class EventRejected(PublishFailed):
     """The bus refused the events for good; sending them again unchanged would fail again."""
+
+
+class OutboxUnavailable(EventBusUnavailable):
+    """The outbox cannot store the events now: it is full, or its storage cannot be written."""

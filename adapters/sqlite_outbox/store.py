@@ -24,7 +24,7 @@ from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.settings import OutboxSettings
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
 from application.ports import ClaimedEvent, DeadLetter, OutboxStatus
-from domain.errors import EventBusUnavailable
+from domain.errors import OutboxUnavailable
 from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class SqliteOutboxStore:
         try:
             inserted = await self._writes.append(rows)
         except WorkerStopped:
-            raise EventBusUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
+            raise OutboxUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
         if hand_off is not None and inserted == len(events):
             hand_off.waiting.extend((now, event) for event in events)
         elif hand_off is not None and inserted:
@@ -384,7 +384,7 @@ class SqliteOutboxStore:
                     added = sum(row[2] for row in rows)
                     if events + len(rows) > self._max_events or size + added > self._max_bytes:
                         outcomes.append(
-                            EventBusUnavailable(
+                            OutboxUnavailable(
                                 "the outbox is full; the relay is behind or the bus is down",
                                 FULL_RETRY_AFTER_SECONDS,
                             )
@@ -400,7 +400,7 @@ class SqliteOutboxStore:
         except sqlite3.Error as error:
             if not wait_for_lock and is_busy(error):
                 raise
-            failure = EventBusUnavailable(
+            failure = OutboxUnavailable(
                 f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS
             )
             return [failure] * len(group)

@@ -16,6 +16,7 @@ from domain.errors import (
     EventRejected,
     EventTooLarge,
     InvalidEvent,
+    OutboxUnavailable,
     RateLimited,
     Unauthenticated,
 )
@@ -71,14 +72,20 @@ def _invalid_event(error: InvalidEvent) -> ProblemDetailsException:
 
 
 def _event_bus_unavailable(error: EventBusUnavailable) -> ProblemDetailsException:
+    """What the client can do (wait, then retry); why it failed is ours to read, in the log."""
     seconds = (
         DEFAULT_RETRY_AFTER_SECONDS if error.retry_after is None else max(1, math.ceil(error.retry_after))
     )
+    if isinstance(error, OutboxUnavailable):
+        slug, title, cannot = "outbox-unavailable", "Outbox unavailable", "events cannot be stored"
+    else:
+        slug, title, cannot = "event-bus-unavailable", "Event bus unavailable", "the event bus cannot take it"
+    logger.warning("an event was not recorded (%s): %s", slug, error.reason)
     return problem(
         503,
-        "event-bus-unavailable",
-        "Event bus unavailable",
-        f"The event was not recorded: {error.reason}. Try again in {seconds} s.",
+        slug,
+        title,
+        f"The event was not recorded: {cannot} right now. Try again in {seconds} s.",
         headers={"Retry-After": str(seconds)},
     )
 
@@ -127,8 +134,12 @@ def _not_ready(error: NotReady) -> ProblemDetailsException:
 
 
 def _event_rejected(error: EventRejected) -> ProblemDetailsException:
+    logger.warning("an event was not recorded (event-rejected): %s", error.reason)
     return problem(
-        502, "event-rejected", "Event rejected by the bus", f"The event was not recorded: {error.reason}."
+        502,
+        "event-rejected",
+        "Event rejected by the bus",
+        "The event was not recorded: the event bus refused it. Sending it again will not help.",
     )
 
 

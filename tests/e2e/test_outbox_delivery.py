@@ -102,6 +102,7 @@ async def test_a_full_outbox_answers_503_with_retry_after_and_keeps_what_it_ackn
 
     assert statuses == [200, 200, 503]
     assert refused.status_code == 503
+    assert refused.json()["type"] == "urn:eventgate:problem:outbox-unavailable"
     assert refused.headers["content-type"] == "application/problem+json"
     assert int(refused.headers["retry-after"]) >= 1
     assert status.pending == 2
