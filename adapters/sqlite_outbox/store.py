@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.event_json import decode_event, encode_event
+from adapters.sqlite_outbox.files import make_private
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.settings import OutboxSettings
@@ -362,7 +363,7 @@ class SqliteOutboxStore:
             self._purge = None
 
     def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(self._path)
         return connect(str(self._path), self._sync)
 
     def _append_group_inline(self, connection: sqlite3.Connection, group: list[list[_Row]]) -> list[object]:
@@ -400,9 +401,7 @@ class SqliteOutboxStore:
         except sqlite3.Error as error:
             if not wait_for_lock and is_busy(error):
                 raise
-            failure = OutboxUnavailable(
-                f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS
-            )
+            failure = OutboxUnavailable(f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS)
             return [failure] * len(group)
         return outcomes
 

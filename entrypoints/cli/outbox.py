@@ -12,9 +12,8 @@ import uvloop
 
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.ports import OutboxAdminPort
-from entrypoints.cli.errors import CommandFailed
 from entrypoints.composition.container import Container, build_container
-from entrypoints.composition.environment import read_settings
+from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.resolving import resolve, settle
 
 Action = Callable[[OutboxAdminPort, argparse.Namespace, TextIO], Awaitable[int]]
@@ -104,10 +103,13 @@ async def purge_delivered(outbox: OutboxAdminPort, arguments: argparse.Namespace
 
 
 async def open_outbox_or_fail(container: Container) -> SqliteOutboxStore:
-    """The configured outbox; ``CommandFailed`` with the reason when there is none or it cannot be opened."""
-    if container.settings().delivery.mode != "outbox":
-        raise CommandFailed("EVENTGATE_DELIVERY=direct keeps no outbox")
+    """The configured outbox; ``ConfigError`` naming the variable when there is none or it cannot be opened."""
+    settings = container.settings()
+    if settings.delivery.mode != "outbox":
+        raise ConfigError("EVENTGATE_DELIVERY=direct keeps no outbox")
     try:
         return await resolve(container.outbox)
     except (OSError, sqlite3.Error) as error:
-        raise CommandFailed(f"the outbox cannot be opened: {error}") from None
+        raise ConfigError(
+            f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: the outbox cannot be opened: {error}"
+        ) from None

@@ -3,8 +3,11 @@
 import argparse
 import asyncio
 import os
+import shutil
+import socket
 import tempfile
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -13,7 +16,7 @@ from adapters.rate_limit import RedisUnreachable
 from entrypoints.cli.errors import CommandFailed
 from entrypoints.cli.outbox import open_outbox_or_fail
 from entrypoints.composition.container import build_container
-from entrypoints.composition.environment import read_settings
+from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.logs import configure_logging
 from entrypoints.composition.resolving import resolve, settle
 from entrypoints.composition.settings import Settings
@@ -36,34 +39,60 @@ def run_serve(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = read_settings(environ)
     check_can_serve(settings)
     check_can_publish(settings)
+    workers = settings.http.workers if arguments.workers is None else arguments.workers
+    if workers < 1:
+        raise ConfigError(f"--workers {workers} is not valid: must be a positive whole number")
+    host = arguments.host or settings.http.host
+    port = arguments.port or settings.http.port
+    check_port_free(host, port)
     asyncio.run(check_resources_open(settings))
     configure_logging(settings.logging.level, settings.logging.format)
-    workers = arguments.workers or settings.http.workers
-    if workers > 1:
-        share_metrics_between_workers(os.environ)
-    uvicorn.run(
-        "entrypoints.http.asgi:app",
-        factory=True,
-        host=arguments.host or settings.http.host,
-        port=arguments.port or settings.http.port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=bool(settings.http.trusted_proxies),
-        forwarded_allow_ips=list(settings.http.trusted_proxies) or None,
-    )
+    with metrics_shared_between(workers, os.environ):
+        uvicorn.run(
+            "entrypoints.http.asgi:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=bool(settings.http.trusted_proxies),
+            forwarded_allow_ips=list(settings.http.trusted_proxies) or None,
+        )
     return 0
 
 
-def share_metrics_between_workers(environ: MutableMapping[str, str]) -> None:
-    """Workers write their metrics to files in one folder, which every worker's /metrics adds up.
+def check_port_free(host: str, port: int) -> None:
+    """Bind the address once, as uvicorn will, so that a taken port stops the start with one line."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"EVENTGATE_HOST={host!r}, EVENTGATE_PORT={port} cannot be listened on: {error.strerror or error}"
+        ) from None
 
-    The folder is emptied here, once, before the workers start, so counts begin at zero; it is a
-    fresh temporary folder unless ``PROMETHEUS_MULTIPROC_DIR`` names one.
+
+@contextmanager
+def metrics_shared_between(workers: int, environ: MutableMapping[str, str]) -> Iterator[None]:
+    """With several workers, each writes its metrics to files in one folder, which every worker's
+    /metrics adds up.
+
+    The folder is emptied here, once, before the workers start, so counts begin at zero. It is a
+    fresh temporary folder, removed again at shutdown, unless ``PROMETHEUS_MULTIPROC_DIR`` names one.
     """
-    folder = environ.get(MULTIPROC_DIR_ENV) or tempfile.mkdtemp(prefix="eventgate-metrics-")
+    if workers == 1:
+        yield
+        return
+    named = environ.get(MULTIPROC_DIR_ENV)
+    folder = named or tempfile.mkdtemp(prefix="eventgate-metrics-")
     reset_multiprocess_dir(folder)
     environ[MULTIPROC_DIR_ENV] = folder
+    try:
+        yield
+    finally:
+        if not named:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 async def check_resources_open(settings: Settings) -> None:

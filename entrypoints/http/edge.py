@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from adapters.event_ids import new_compact_id
 
@@ -90,7 +90,7 @@ class Edge:
         problem: bool | str | None = None
         client_gone = False
 
-        async def receive_at_edge() -> Message:
+        async def receive_at_edge() -> ReceiveMessage:
             nonlocal client_gone
             message = await receive()
             if message["type"] == "http.disconnect":

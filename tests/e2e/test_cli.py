@@ -219,7 +219,7 @@ def test_check_config_names_what_is_wrong_and_exits_2() -> None:
     assert CLI_SECRET not in result.stdout
 
 
-def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line(tmp_path: Path) -> None:
+def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line_naming_the_variable(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     environment = os.environ | {
@@ -230,8 +230,9 @@ def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line(tmp_path: Path
 
     result = run_eventgate("serve", environment=environment)
 
-    assert result.returncode == 1
-    assert result.stderr.startswith("eventgate: the outbox cannot be opened:")
+    assert result.returncode == 2
+    assert result.stderr.startswith("eventgate: EVENTGATE_OUTBOX_PATH=")
+    assert "the outbox cannot be opened:" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
@@ -321,3 +322,76 @@ def test_a_trusted_proxy_is_believed_about_the_client_it_forwards(
         ).status_code
 
     assert [status("203.0.113.1"), status("203.0.113.2"), status("203.0.113.1")] == [401, 401, 429]
+
+
+SERVABLE = {"EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
+
+
+def test_serve_on_a_taken_port_stops_at_once_with_one_line_naming_it(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        environment = os.environ | SERVABLE | {"EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3")}
+
+        result = run_eventgate("serve", "--port", str(port), environment=environment)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"eventgate: EVENTGATE_HOST='127.0.0.1', EVENTGATE_PORT={port} cannot be")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_serve_refuses_a_worker_count_below_one(workers: str, tmp_path: Path) -> None:
+    environment = os.environ | SERVABLE | {"EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3")}
+
+    result = run_eventgate("serve", "--workers", workers, environment=environment)
+
+    assert result.returncode == 2
+    assert result.stderr == f"eventgate: --workers {workers} is not valid: must be a positive whole number\n"
+
+
+def test_serve_with_workers_removes_the_metrics_folder_it_made_at_shutdown(tmp_path: Path) -> None:
+    port = free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    environment = (
+        os.environ
+        | SERVABLE
+        | {"EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"), "TMPDIR": str(scratch)}
+    )
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [EVENTGATE, "serve", "--port", str(port), "--workers", "2"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_listening(port, process)
+        assert [folder.name.startswith("eventgate-metrics-") for folder in scratch.iterdir()] == [True]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_standalone_relay_logs_as_serve_does(tmp_path: Path) -> None:
+    environment = os.environ | {
+        "EVENTGATE_EVENT_BUS": "memory",
+        "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        "EVENTGATE_LOG_FORMAT": "json",
+        "EVENTGATE_LOG_LEVEL": "debug",
+    }
+    process = subprocess.Popen(
+        [EVENTGATE, "relay"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("eventgate relay: delivering")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=15)
+
+    lines = [line for line in errors.splitlines() if line.strip()]
+    assert lines
+    assert all(json.loads(line)["ts"] for line in lines)

@@ -91,12 +91,13 @@ def test_purge_needs_to_be_told_what_to_purge(outbox_file: Path) -> None:
     assert "--delivered" in result.stderr
 
 
-def test_an_unusable_outbox_path_is_one_line_and_a_failure(tmp_path: Path) -> None:
+def test_an_unusable_outbox_path_is_one_line_naming_the_variable_and_exit_status_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
 
     result = eventgate(blocker / "outbox.sqlite3", "outbox", "status")
 
-    assert result.returncode == 1
-    assert result.stderr.startswith("eventgate: the outbox cannot be opened:")
+    assert result.returncode == 2
+    assert result.stderr.startswith("eventgate: EVENTGATE_OUTBOX_PATH=")
+    assert "the outbox cannot be opened:" in result.stderr
     assert result.stderr.count("\n") == 1

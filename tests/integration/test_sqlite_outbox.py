@@ -1,6 +1,8 @@
 """The SQLite outbox on a real file: durability, leases, capacity, dead letters."""
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -207,3 +209,31 @@ async def test_wakes_its_listeners_after_each_stored_publish(outbox: SqliteOutbo
     await outbox.append([event(1)])
 
     assert rings == ["ring"]
+
+
+async def test_the_outbox_files_are_its_owners_alone_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "new-folder" / "outbox.sqlite3"
+    previous = os.umask(0o000)
+    try:
+        outbox = SqliteOutboxStore(path)
+        await outbox.open()
+        await outbox.append([event(1)])
+        await outbox.close()
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for file in path.parent.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
+async def test_an_outbox_file_left_readable_by_others_is_closed_to_them_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+
+    outbox = SqliteOutboxStore(path)
+    await outbox.open()
+    await outbox.close()
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
