@@ -2,6 +2,7 @@
 ``MalformedRequest``."""
 
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -34,6 +35,8 @@ class MalformedRequest(ValueError):
 
 
 _decoder = msgspec.json.Decoder(RecordEventRequest)
+_LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+"""msgspec calls this "Input data was truncated", which sends a reader looking in the wrong place."""
 _EMPTY = RecordEventRequest()
 
 
@@ -46,6 +49,11 @@ def decode_record_event_request(body: bytes) -> RecordEventRequest:
     except msgspec.ValidationError as error:
         raise MalformedRequest(f"the body does not match the schema: {error}") from None
     except msgspec.DecodeError as error:
+        if _LONE_HIGH_SURROGATE.search(body):
+            raise MalformedRequest(
+                "the body is not valid JSON: a \\u escape from \\ud800 to \\udbff (a lone UTF-16 surrogate) "
+                "must be followed by one from \\udc00 to \\udfff"
+            ) from None
         raise MalformedRequest(f"the body is not valid JSON: {error}") from None
     except UnicodeDecodeError:
         raise MalformedRequest("the body is not valid UTF-8") from None

@@ -61,6 +61,7 @@ class RequestHeaders(NamedTuple):
     authorization: str | None
     idempotency_key: str | None
     content_length: str | None
+    transfer_encoding: str | None
 
 
 _HEADER_FIELDS = {
@@ -101,8 +102,14 @@ def request_check(policy: OriginPolicy) -> Callable[[Request[Any, Any, Any]], Aw
     and its arguments, but without the copy of the route handler Litestar makes for every guard call."""
 
     async def check(request: Request[Any, Any, Any]) -> None:
-        """Asynchronous on purpose: Litestar runs a synchronous hook in a worker thread."""
+        """Asynchronous on purpose: Litestar runs a synchronous hook in a worker thread.
+
+        ``OPTIONS`` (Litestar's own answer, ``Allow``) carries no body and records nothing: it is
+        not checked. A ``POST`` with no body needs no ``Content-Type``: it asks for the default event.
+        """
         scope = request.scope
+        if scope["method"] == "OPTIONS":
+            return
         headers = request_headers(scope)
         cookie = headers.cookie
         if cookie is not None and len(cookie) > MAX_COOKIE_HEADER_BYTES:
@@ -110,10 +117,17 @@ def request_check(policy: OriginPolicy) -> Callable[[Request[Any, Any, Any]], Aw
                 f"the Cookie header has {len(cookie)} bytes; at most {MAX_COOKIE_HEADER_BYTES} are read"
             )
         policy.check(headers.origin, headers.sec_fetch_site, own_origin(scope, headers.host))
-        if not is_json_media_type(headers.content_type):
+        if not is_json_media_type(headers.content_type) and not has_no_body(headers):
             raise UnsupportedMediaType("send the body as Content-Type: application/json")
 
     return check
+
+
+def has_no_body(headers: RequestHeaders) -> bool:
+    """``Content-Length: 0``, or neither a length nor a chunked body announced."""
+    if headers.transfer_encoding is not None:
+        return False
+    return headers.content_length is None or headers.content_length.strip() == "0"
 
 
 def own_origin(scope: Scope, host: str | None) -> str:

@@ -182,3 +182,30 @@ async def test_answers_no_route_took_are_uncacheable_and_never_sniffed_too(app_f
         assert response.status_code == status
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+
+async def test_a_post_without_a_body_needs_no_content_type_and_records_the_default_event(
+    app_for: AppFor, bus: InMemoryEventBus
+) -> None:
+    response = await post(app_for(), {"Cookie": "eventgate.dev-session=ada-token"}, content=b"")
+
+    assert response.status_code == 200
+    assert [event.name for event in bus.published] == ["app/user.event"]
+
+
+async def test_a_post_with_a_body_but_no_content_type_is_refused_with_415(
+    app_for: AppFor, bus: InMemoryEventBus
+) -> None:
+    response = await post(app_for(), {"Cookie": "eventgate.dev-session=ada-token"}, content=b"{}")
+
+    assert_problem(response, 415, "unsupported-media-type")
+    assert bus.published == []
+
+
+async def test_options_without_origin_answers_what_the_route_allows(app_for: AppFor) -> None:
+    async with AsyncTestClient(app=app_for(), base_url="http://eventgate.internal") as client:
+        response = await client.options("/api")
+
+    assert response.status_code == 204
+    assert "POST" in response.headers["allow"]

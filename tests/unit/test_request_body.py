@@ -234,3 +234,9 @@ def test_data_holds_the_values_a_standard_json_parser_reads(data: str) -> None:
 def test_a_number_beyond_a_double_is_refused_rather_than_made_infinite() -> None:
     with pytest.raises(MalformedRequest):
         decode_record_event_request(b'{"data": 1e309}')
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\uDBFF\\u0041", b"\\ud83d"])
+def test_a_lone_surrogate_escape_is_named_as_what_it_is(escape: bytes) -> None:
+    with pytest.raises(MalformedRequest, match="lone UTF-16 surrogate"):
+        decode_record_event_request(b'{"data": "' + escape + b'"}')

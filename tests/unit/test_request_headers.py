@@ -12,7 +12,7 @@ from litestar.types import Scope
 from entrypoints.http.request_guards import RequestHeaders, read_request_headers, request_headers
 
 READ = ["cookie", "origin", "sec-fetch-site", "content-type", "host", "authorization", "idempotency-key"]
-READ += ["content-length"]
+READ += ["content-length", "transfer-encoding"]
 
 
 def spellings(name: str) -> st.SearchStrategy[bytes]:
