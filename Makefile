@@ -2,13 +2,19 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit install clean
 
-$(INSTALLED): pyproject.toml constraints.txt
+# `make run` needs the service's own dependencies only; `make test` adds the tools and test peers.
+$(RUNTIME): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(INSTALLED): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
@@ -17,7 +23,7 @@ install: $(INSTALLED)
 # For local runs only: the session secret `make run` uses when the environment sets none.
 DEV_SECRET := eventgate-development-secret-never-use-in-production
 
-run: $(INSTALLED)
+run: $(RUNTIME)
 	@if [ -z "$$NEXTAUTH_SECRET$$AUTH_SECRET" ]; then \
 	  echo "make run: no NEXTAUTH_SECRET or AUTH_SECRET set; using the DEVELOPMENT secret '$(DEV_SECRET)'" >&2; \
 	  export NEXTAUTH_SECRET='$(DEV_SECRET)'; \
