@@ -90,12 +90,22 @@ def decode_cookie(
     version: Version, secrets: list[str], cookie_name: str | None, arguments: argparse.Namespace, out: TextIO
 ) -> int:
     header = arguments.cookie if arguments.cookie is not None else sys.stdin.read().strip()
+    name, colon, value = header.partition(":")
+    if colon and name.strip().lower() == "cookie":
+        header = value.strip()
     secrets = arguments.secret or secrets
     if not secrets:
         raise ConfigError("no secret to decrypt with: pass --secret or set NEXTAUTH_SECRET / AUTH_SECRET")
     result = decode_session_cookie(header, secrets, version, cookie_name=cookie_name, now=arguments.now)
     if isinstance(result, DecodeFailure):
-        print(result.reason, file=sys.stderr)
+        hint = f": {NO_COOKIE_HINT}" if result.reason == "no session cookie" else ""
+        print(f"{result.reason}{hint}", file=sys.stderr)
         return 1
     print(json.dumps(result.to_dict(), ensure_ascii=False), file=out)
     return 0
+
+
+NO_COOKIE_HINT = (
+    "give the Cookie header's value, such as 'next-auth.session-token=eyJ...' (v4) or "
+    "'authjs.session-token=eyJ...' (v5), not a bare token"
+)

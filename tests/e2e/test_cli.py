@@ -395,3 +395,17 @@ def test_the_standalone_relay_logs_as_serve_does(tmp_path: Path) -> None:
     lines = [line for line in errors.splitlines() if line.strip()]
     assert lines
     assert all(json.loads(line)["ts"] for line in lines)
+
+
+def test_session_decode_reads_a_whole_cookie_line_and_says_what_form_it_wants_otherwise() -> None:
+    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET}
+    cookie = mint_session_cookie(CLI_SECRET, 4, claims_for_user(User(id="u")))
+    bare_token = cookie.partition("=")[2]
+
+    def decode(header: str) -> subprocess.CompletedProcess[str]:
+        return run_eventgate("session", "decode", header, environment=environment)
+
+    assert json.loads(decode(f"Cookie: {cookie}").stdout)["user"] == {"id": "u"}
+    refused = decode(bare_token)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("no session cookie: give the Cookie header's value, such as ")
