@@ -1,12 +1,14 @@
 """``eventgate check-config``: every variable, where its value comes from, and whether it all works."""
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Mapping
 from typing import TextIO
 
 from entrypoints.composition.environment import ConfigError, every_variable, read_settings
+from entrypoints.composition.reachability import bus_problem, check_reachable
 from entrypoints.composition.startup_checks import check_can_publish, check_can_serve
 
 HIDDEN = "(set, hidden)"
@@ -58,22 +60,32 @@ def describe(environ: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> int:
-    """Print the configuration, then check it exactly as ``eventgate serve`` does; 2 when it is wrong."""
+    """Print the configuration, then check it exactly as ``eventgate serve`` does; 2 when it is wrong.
+
+    That opens the outbox and writes to it, and reaches Redis; the bus is asked too, and what it
+    answers is shown, but a bus down now is no reason to refuse the configuration.
+    """
     rows = describe(environ)
+    bus: str | None = None
     try:
         settings = read_settings(environ)
         check_can_serve(settings)
         check_can_publish(settings)
+        asyncio.run(check_reachable(settings))
+        bus = asyncio.run(bus_problem(settings)) or "answers"
     except ConfigError as error:
         problem: str | None = str(error)
     else:
         problem = None
     if as_json:
-        print(json.dumps({"valid": problem is None, "problem": problem, "variables": rows}), file=out)
+        report = {"valid": problem is None, "problem": problem, "event_bus": bus, "variables": rows}
+        print(json.dumps(report), file=out)
     else:
         width = max(len(row["variable"]) for row in rows)
         for row in rows:
             print(f"{row['variable']:<{width}}  {row['value'] or '-'}  ({row['source']})", file=out)
+        if bus is not None:
+            print(f"event bus: {bus}", file=out)
         print(
             "configuration is valid" if problem is None else f"configuration is NOT valid: {problem}",
             file=out,

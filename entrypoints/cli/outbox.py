@@ -3,18 +3,17 @@
 import argparse
 import datetime
 import json
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
 import uvloop
 
-from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.ports import OutboxAdminPort
-from entrypoints.composition.container import Container, build_container
-from entrypoints.composition.environment import ConfigError, read_settings
-from entrypoints.composition.resolving import resolve, settle
+from entrypoints.composition.container import build_container
+from entrypoints.composition.environment import read_settings
+from entrypoints.composition.reachability import open_outbox
+from entrypoints.composition.resolving import settle
 
 Action = Callable[[OutboxAdminPort, argparse.Namespace, TextIO], Awaitable[int]]
 
@@ -44,7 +43,7 @@ def run_outbox_command(arguments: argparse.Namespace, environ: Mapping[str, str]
 
     async def run() -> int:
         try:
-            return await action(await open_outbox_or_fail(container), arguments, sys.stdout)
+            return await action(await open_outbox(container), arguments, sys.stdout)
         finally:
             await settle(container.shutdown_resources())
 
@@ -100,16 +99,3 @@ async def retry_dead(outbox: OutboxAdminPort, arguments: argparse.Namespace, out
 async def purge_delivered(outbox: OutboxAdminPort, arguments: argparse.Namespace, out: TextIO) -> int:
     print(f"{await outbox.purge_delivered()} delivered events purged", file=out)
     return 0
-
-
-async def open_outbox_or_fail(container: Container) -> SqliteOutboxStore:
-    """The configured outbox; ``ConfigError`` naming the variable when there is none or it cannot be opened."""
-    settings = container.settings()
-    if settings.delivery.mode != "outbox":
-        raise ConfigError("EVENTGATE_DELIVERY=direct keeps no outbox")
-    try:
-        return await resolve(container.outbox)
-    except (OSError, sqlite3.Error) as error:
-        raise ConfigError(
-            f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: the outbox cannot be opened: {error}"
-        ) from None

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 import msgspec
 import uvloop
 
-from entrypoints.cli.outbox import open_outbox_or_fail
 from entrypoints.composition.container import Container, build_container
 from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.heap import freeze_startup_heap
 from entrypoints.composition.logs import configure_logging
+from entrypoints.composition.reachability import open_outbox
 from entrypoints.composition.resolving import resolve, settle
 from entrypoints.composition.startup_checks import check_can_publish
 
@@ -39,7 +39,7 @@ def run_relay(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 async def relay_until_stopped(container: Container) -> int:
     try:
-        await open_outbox_or_fail(container)
+        await open_outbox(container)
         await resolve(container.relay)
         freeze_startup_heap()
         stop = asyncio.Event()

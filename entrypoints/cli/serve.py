@@ -12,14 +12,9 @@ from contextlib import contextmanager
 import uvicorn
 
 from adapters.metrics import MULTIPROC_DIR_ENV, reset_multiprocess_dir
-from adapters.rate_limit import RedisUnreachable
-from entrypoints.cli.errors import CommandFailed
-from entrypoints.cli.outbox import open_outbox_or_fail
-from entrypoints.composition.container import build_container
 from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.logs import configure_logging
-from entrypoints.composition.resolving import resolve, settle
-from entrypoints.composition.settings import Settings
+from entrypoints.composition.reachability import check_reachable
 from entrypoints.composition.startup_checks import check_can_publish, check_can_serve
 
 
@@ -45,7 +40,7 @@ def run_serve(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
     host = arguments.host or settings.http.host
     port = arguments.port or settings.http.port
     check_port_free(host, port)
-    asyncio.run(check_resources_open(settings))
+    asyncio.run(check_reachable(settings))
     configure_logging(settings.logging.level, settings.logging.format)
     with metrics_shared_between(workers, os.environ):
         uvicorn.run(
@@ -93,16 +88,3 @@ def metrics_shared_between(workers: int, environ: MutableMapping[str, str]) -> I
     finally:
         if not named:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-async def check_resources_open(settings: Settings) -> None:
-    """Open what the server will open, once, so that a problem stops it with one line, not a traceback."""
-    container = build_container(settings)
-    try:
-        if settings.delivery.mode == "outbox":
-            await open_outbox_or_fail(container)
-        await resolve(container.rate_policy)
-    except RedisUnreachable as error:
-        raise CommandFailed(str(error)) from None
-    finally:
-        await settle(container.shutdown_resources())

@@ -194,8 +194,12 @@ def run_eventgate(*arguments: str, environment: dict[str, str]) -> subprocess.Co
     )
 
 
-def test_check_config_shows_every_variable_with_secrets_hidden_and_says_it_is_valid() -> None:
-    environment = os.environ | {"NEXTAUTH_SECRET": CLI_SECRET, "INNGEST_DEV": "1"}
+def test_check_config_shows_every_variable_with_secrets_hidden_and_says_it_is_valid(tmp_path: Path) -> None:
+    environment = os.environ | {
+        "NEXTAUTH_SECRET": CLI_SECRET,
+        "INNGEST_DEV": "1",
+        "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+    }
 
     result = run_eventgate("check-config", environment=environment)
 
@@ -217,6 +221,38 @@ def test_check_config_names_what_is_wrong_and_exits_2() -> None:
     assert report["valid"] is False
     assert report["problem"].startswith("INNGEST_EVENT_KEY is not set")
     assert CLI_SECRET not in result.stdout
+
+
+def test_check_config_opens_and_writes_the_outbox_as_serve_would(tmp_path: Path) -> None:
+    """A folder and file no one may change (``chattr +i``: root ignores modes) stand for a read-only volume."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    (folder / "outbox.sqlite3").touch()
+    environment = os.environ | SERVABLE | {"EVENTGATE_OUTBOX_PATH": str(folder / "outbox.sqlite3")}
+    subprocess.run(["chattr", "+i", str(folder / "outbox.sqlite3"), str(folder)], check=True, timeout=30)
+    try:
+        checked = run_eventgate("check-config", "--json", environment=environment)
+        served = run_eventgate("serve", environment=environment)
+    finally:
+        subprocess.run(["chattr", "-i", str(folder), str(folder / "outbox.sqlite3")], check=True, timeout=30)
+
+    assert checked.returncode == 2
+    assert json.loads(checked.stdout)["problem"].startswith("EVENTGATE_OUTBOX_PATH=")
+    assert served.returncode == 2
+    assert served.stderr.startswith("eventgate: EVENTGATE_OUTBOX_PATH=")
+
+
+def test_check_config_says_whether_the_bus_answers_without_refusing_for_it(tmp_path: Path) -> None:
+    environment = os.environ | {
+        "NEXTAUTH_SECRET": CLI_SECRET,
+        "INNGEST_DEV": f"http://127.0.0.1:{free_port()}",
+        "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+    }
+
+    report = json.loads(run_eventgate("check-config", "--json", environment=environment).stdout)
+
+    assert report["valid"] is True
+    assert report["event_bus"].startswith("the Inngest event API is unreachable")
 
 
 def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line_naming_the_variable(tmp_path: Path) -> None:

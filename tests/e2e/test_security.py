@@ -184,7 +184,6 @@ async def test_answers_no_route_took_are_uncacheable_and_never_sniffed_too(app_f
         assert response.headers["x-content-type-options"] == "nosniff"
 
 
-
 async def test_a_post_without_a_body_needs_no_content_type_and_records_the_default_event(
     app_for: AppFor, bus: InMemoryEventBus
 ) -> None:

@@ -1,0 +1,55 @@
+"""Opening what the settings name, once, before a command relies on it, so that a problem is one line.
+
+``serve`` and ``check-config`` ask the same questions: can the outbox be opened and written, does
+Redis answer. ``check-config`` also asks the bus, whose absence no command refuses to start for
+(accepted events wait in the outbox), but which a person checking a deployment wants to know about.
+"""
+
+import sqlite3
+
+from adapters.metrics import MeteredEventBus
+from adapters.rate_limit import RedisUnreachable
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from entrypoints.composition.container import Container, build_container
+from entrypoints.composition.environment import ConfigError
+from entrypoints.composition.resolving import resolve, settle
+from entrypoints.composition.settings import Settings
+
+
+async def open_outbox(container: Container) -> SqliteOutboxStore:
+    """The configured outbox; ``ConfigError`` naming the variable when there is none or it cannot be opened."""
+    settings = container.settings()
+    if settings.delivery.mode != "outbox":
+        raise ConfigError("EVENTGATE_DELIVERY=direct keeps no outbox")
+    try:
+        return await resolve(container.outbox)
+    except (OSError, sqlite3.Error) as error:
+        raise ConfigError(
+            f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: the outbox cannot be opened: {error}"
+        ) from None
+
+
+async def check_reachable(settings: Settings) -> None:
+    """Open the outbox and write to it (rolled back), and reach Redis, as ``serve`` will at start."""
+    container = build_container(settings)
+    try:
+        if settings.delivery.mode == "outbox":
+            reason = await (await open_outbox(container)).probe()
+            if reason is not None:
+                raise ConfigError(f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: {reason}")
+        try:
+            await resolve(container.rate_policy)
+        except RedisUnreachable as error:
+            raise ConfigError(f"EVENTGATE_RATE_LIMIT_REDIS_URL: {error}") from None
+    finally:
+        await settle(container.shutdown_resources())
+
+
+async def bus_problem(settings: Settings) -> str | None:
+    """Why the configured bus cannot take events right now, or ``None`` when it answers."""
+    container = build_container(settings)
+    try:
+        bus: MeteredEventBus = await resolve(container.delivery)
+        return await bus.probe()
+    finally:
+        await settle(container.shutdown_resources())
