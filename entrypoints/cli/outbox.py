@@ -12,8 +12,8 @@ import uvloop
 from application.ports import OutboxAdminPort
 from entrypoints.composition.container import build_container
 from entrypoints.composition.environment import read_settings
+from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.reachability import open_outbox
-from entrypoints.composition.resolving import settle
 
 Action = Callable[[OutboxAdminPort, argparse.Namespace, TextIO], Awaitable[int]]
 
@@ -45,7 +45,7 @@ def run_outbox_command(arguments: argparse.Namespace, environ: Mapping[str, str]
         try:
             return await action(await open_outbox(container), arguments, sys.stdout)
         finally:
-            await settle(container.shutdown_resources())
+            await shutdown(container)
 
     return uvloop.run(run())
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import signal
 from collections.abc import Mapping
 
@@ -11,10 +12,14 @@ import uvloop
 from entrypoints.composition.container import Container, build_container
 from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.heap import freeze_startup_heap
+from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.logs import configure_logging
 from entrypoints.composition.reachability import open_outbox
-from entrypoints.composition.resolving import resolve, settle
+from entrypoints.composition.resolving import resolve
 from entrypoints.composition.startup_checks import check_can_publish
+
+
+logger = logging.getLogger("eventgate.relay")
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -38,6 +43,7 @@ def run_relay(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 async def relay_until_stopped(container: Container) -> int:
+    grace = container.settings().relay.shutdown_grace
     try:
         await open_outbox(container)
         await resolve(container.relay)
@@ -46,8 +52,9 @@ async def relay_until_stopped(container: Container) -> int:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
-        print("eventgate relay: delivering; stop with Ctrl-C or SIGTERM", flush=True)
+        logger.info("eventgate relay: delivering; stop with Ctrl-C or SIGTERM")
         await stop.wait()
+        logger.info("eventgate relay: stopping, delivering what is due for up to %g s", grace)
     finally:
-        await settle(container.shutdown_resources())
+        await shutdown(container)
     return 0

@@ -1,13 +1,17 @@
 """Start and stop of what runs beside the requests: the hand-off to this process's relay, and the relay.
 
 Each is a container ``Resource``: started by ``init_resources()``, stopped in reverse order by
-``shutdown_resources()``.
+``shutdown`` below.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
 
 from application.ports import HandOffPort
 from application.relay import OutboxRelay, relay_running
+from entrypoints.composition.resolving import settle
 
 HAND_OFF_BATCHES = 4
 """Batches' worth of accepted events the outbox keeps in memory for this process's relay."""
@@ -31,3 +35,24 @@ async def running_relay(
     hand_off.on_append(relay.wake)
     async with relay_running(relay, shutdown_grace):
         yield relay
+
+
+async def shutdown(container: containers.Container) -> None:
+    """Stop every started resource after all that use it, however indirectly.
+
+    ``container.shutdown_resources()`` orders resources by their direct arguments only: a resource
+    reached through factories (the relay's outbox, through its delivery use case) would be stopped
+    beside its user rather than after it. This orders by every resource a resource reaches.
+    """
+    started = [
+        resource for resource in container.traverse(types=[providers.Resource]) if resource.initialized
+    ]
+    reaches = {resource: set(resource.traverse(types=[providers.Resource])) for resource in started}
+    while started:
+        unused = [
+            resource
+            for resource in started
+            if not any(resource in reaches[user] for user in started if user is not resource)
+        ]
+        await asyncio.gather(*(settle(resource.shutdown()) for resource in unused))
+        started = [resource for resource in started if resource not in unused]

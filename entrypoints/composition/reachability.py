@@ -12,7 +12,8 @@ from adapters.rate_limit import RedisUnreachable
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from entrypoints.composition.container import Container, build_container
 from entrypoints.composition.environment import ConfigError
-from entrypoints.composition.resolving import resolve, settle
+from entrypoints.composition.lifecycle import shutdown
+from entrypoints.composition.resolving import resolve
 from entrypoints.composition.settings import Settings
 
 
@@ -42,7 +43,7 @@ async def check_reachable(settings: Settings) -> None:
         except RedisUnreachable as error:
             raise ConfigError(f"EVENTGATE_RATE_LIMIT_REDIS_URL: {error}") from None
     finally:
-        await settle(container.shutdown_resources())
+        await shutdown(container)
 
 
 async def bus_problem(settings: Settings) -> str | None:
@@ -52,4 +53,4 @@ async def bus_problem(settings: Settings) -> str | None:
         bus: MeteredEventBus = await resolve(container.delivery)
         return await bus.probe()
     finally:
-        await settle(container.shutdown_resources())
+        await shutdown(container)

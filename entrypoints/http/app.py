@@ -13,6 +13,7 @@ from adapters.metrics import Metrics
 from application.ports import OutboxAdminPort, OutboxStatus
 from entrypoints.composition.container import Container
 from entrypoints.composition.heap import freeze_startup_heap
+from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.resolving import resolve, settle
 from entrypoints.http.access_log import log_exchange
 from entrypoints.http.edge import Exchange, observe_at_the_edge
@@ -43,7 +44,7 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
                 freeze_startup_heap()
             yield
         finally:
-            await settle(container.shutdown_resources())
+            await shutdown(container)
 
     allowed_origins = list(settings.http.allowed_origins)
     api = Router(

@@ -50,8 +50,9 @@ class RecordEventOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
             content={MediaType.JSON.value: OpenAPIMediaType(schema=REQUEST_SCHEMA)},
-            required=True,
-            description="Declared as JSON; an empty body records the default event without data.",
+            required=False,
+            description="Declared as JSON. No body at all (then no Content-Type is needed), or an empty "
+            "one, records the default event without data.",
         )
 
 
