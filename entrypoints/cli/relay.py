@@ -18,7 +18,6 @@ from entrypoints.composition.reachability import open_outbox
 from entrypoints.composition.resolving import resolve
 from entrypoints.composition.startup_checks import check_can_publish
 
-
 logger = logging.getLogger("eventgate.relay")
 
 
