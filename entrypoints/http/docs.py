@@ -7,11 +7,12 @@ infer the body's schema from its signature; it is described here instead.
 from dataclasses import dataclass
 
 import msgspec
-from litestar.enums import MediaType
+from litestar.enums import MediaType, ParamType
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, RequestBody, Schema
 
 from domain.event import MAX_NAME_LENGTH, RESERVED_NAME_PREFIX
+from domain.event_ids import MAX_IDEMPOTENCY_KEY_LENGTH
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -54,22 +55,103 @@ class RecordEventOperation(Operation):
             description="Declared as JSON. No body at all (then no Content-Type is needed), or an empty "
             "one, records the default event without data.",
         )
+        self.parameters = [
+            Parameter(
+                name="Idempotency-Key",
+                param_in=ParamType.HEADER,
+                required=False,
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    min_length=1,
+                    max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+                    pattern="^[ -~]+$",
+                ),
+                description="Printable ASCII chosen by the client: a retry with the same key records no "
+                "second event (the id is derived from the user and the key).",
+            )
+        ]
 
 
-def _problem(description: str) -> ResponseSpec:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer ``POST /api`` can give: its status, its problem ``type`` (after the prefix), and when."""
+
+    status: int
+    slug: str | None
+    when: str
+
+
+ANSWERS = (
+    Answer(
+        200,
+        None,
+        '`{"success": "true", "ids": ["<event id>"]}`: stored in the outbox (or, in direct mode, '
+        "accepted by the bus)",
+    ),
+    Answer(
+        400,
+        "malformed-request",
+        "the body is not UTF-8 JSON, not of the schema, nests deeper than 64 levels, "
+        "or holds a number beyond a double's range",
+    ),
+    Answer(
+        400, "invalid-event", "the event breaks a rule; `field` names the culprit (`name`, `Idempotency-Key`)"
+    ),
+    Answer(400, "bad-request", "the `Content-Length` header is not a number"),
+    Answer(401, "unauthenticated", "no valid session: nothing is published"),
+    Answer(
+        403,
+        "cross-site-request",
+        "another site made the request (`Sec-Fetch-Site`, or an `Origin` not allowed)",
+    ),
+    Answer(403, "event-not-allowed", "the event name is outside `EVENTGATE_ALLOWED_EVENT_NAMES`"),
+    Answer(405, "method-not-allowed", "a method other than `POST` (or `OPTIONS`)"),
+    Answer(413, "request-too-large", "the body exceeds `EVENTGATE_MAX_BODY_BYTES`; `limit` gives it"),
+    Answer(
+        413, "event-too-large", "the serialized event exceeds `EVENTGATE_MAX_EVENT_BYTES`; `limit` gives it"
+    ),
+    Answer(415, "unsupported-media-type", "a body not declared as `Content-Type: application/json`"),
+    Answer(
+        429,
+        "rate-limited",
+        "too many requests from this user (or, without a session, this address); "
+        "`Retry-After` and `RateLimit-*` say when",
+    ),
+    Answer(431, "cookie-too-large", "the Cookie header is over 16 KiB, more than three session chunks need"),
+    Answer(
+        502,
+        "event-rejected",
+        "direct mode: the bus refused the event for good; the reason is logged, not shown",
+    ),
+    Answer(
+        503,
+        "outbox-unavailable",
+        "the outbox is full or its disk cannot be written; `Retry-After` says when to try again",
+    ),
+    Answer(
+        503,
+        "event-bus-unavailable",
+        "direct mode: the bus cannot take the event now; `Retry-After` says when to try again",
+    ),
+)
+"""Every answer ``POST /api`` gives: the OpenAPI responses and the README's table are both made from it."""
+
+
+def _problem(answers: list[Answer]) -> ResponseSpec:
+    description = "; ".join(f"`{answer.slug}`: {answer.when}" for answer in answers)
     return ResponseSpec(
         data_container=Problem, media_type=PROBLEM_JSON, description=description, generate_examples=False
     )
 
 
 PROBLEM_RESPONSES = {
-    400: _problem("The body is not JSON of the schema, or the event breaks a rule (`field` names it)."),
-    401: _problem("No valid session: nothing was recorded."),
-    403: _problem("Another site made the request, or the event name is not allowed."),
-    413: _problem("The body or the event is larger than allowed (`limit` gives the limit)."),
-    415: _problem("The body is not declared as `application/json`."),
-    429: _problem("Too many requests; see `Retry-After` and the `RateLimit-*` headers."),
-    431: _problem("The Cookie header is larger than a session needs."),
-    502: _problem("Direct delivery: the bus refused the event for good."),
-    503: _problem("The outbox is full or cannot be written, or the bus is unavailable; see `Retry-After`."),
+    status: _problem([answer for answer in ANSWERS if answer.status == status])
+    for status in sorted({answer.status for answer in ANSWERS if answer.slug is not None})
 }
+
+
+def answers_table() -> str:
+    """The README's table of ``POST /api``'s answers."""
+    lines = ["| status | `type` (after `urn:eventgate:problem:`) | when |", "| --- | --- | --- |"]
+    lines += [f"| {a.status} | {f'`{a.slug}`' if a.slug else '—'} | {a.when} |" for a in ANSWERS]
+    return "\n".join(lines)

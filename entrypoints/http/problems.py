@@ -3,6 +3,7 @@
 import logging
 import math
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -144,10 +145,13 @@ def _event_rejected(error: EventRejected) -> ProblemDetailsException:
 
 
 def _http_exception(error: HTTPException) -> ProblemDetailsException:
-    """Litestar's own errors (404, 405, body too large, ...) in the same format as ours."""
-    title = error.detail or "Error"
+    """Litestar's own errors (404, 405, a bad ``Content-Length``, ...) in the same format as ours.
+
+    The type is the status's name (``bad-request``), stable whatever the detail says.
+    """
+    title = HTTPStatus(error.status_code).phrase
     slug = title.lower().replace(" ", "-")
-    return problem(error.status_code, slug, title, title, headers=error.headers)
+    return problem(error.status_code, slug, title, error.detail or title, headers=error.headers)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
