@@ -17,29 +17,10 @@ import pytest
 from adapters.nextauth import claims_for_user, mint_session_cookie
 from domain.user import User
 from tests.e2e.conftest import SERVER_OUTPUT, watch_for
+from tests.processes import free_port, wait_until_listening
 
 EVENTGATE = str(Path(sys.executable).with_name("eventgate"))
 CLI_SECRET = watch_for("the-secret-of-the-cli-tests")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"eventgate serve exited early with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"eventgate serve did not listen on port {port} within {timeout} s")
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.processes import wait_until_listening
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -26,19 +27,6 @@ BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 def blocks() -> list[tuple[str, str]]:
     return [(match.group(1), match.group(2)) for match in BLOCK.finditer(README.read_text())]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"make run exited early with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"make run did not listen on port {port} within {timeout} s")
 
 
 def shown_json(text: str) -> object:
@@ -80,7 +68,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        wait_for_port(8000, server, timeout=120)
+        wait_until_listening(8000, server, timeout=120)
         follow_the_rest(every[1:], environment, tmp_path)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
