@@ -1,14 +1,17 @@
 """Record what a signed-in user did, as one event on the bus."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from application.ports import EventBusPort, SessionCredentials, SessionPort
 from application.rate_policy import RatePolicy
-from domain.errors import Unauthenticated
+from domain.errors import EventNotAllowed, InvalidEvent, Unauthenticated
 from domain.event import ABSENT, Absent, EventRules, JsonValue, UserEvent, check_event_name, user_event_data
 from domain.event_ids import check_idempotency_key, idempotent_event_id, new_event_id
+from domain.user import User
+
+DEFAULT_MAX_BATCH_EVENTS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,24 @@ class RecordUserEventCommand:
     name: str | None = None
     payload: JsonValue | Absent = ABSENT
     idempotency_key: str | None = None
+    client_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """One event of a batch, as the client sent it; ``name=None`` means the configured default name."""
+
+    name: str | None = None
+    payload: JsonValue | Absent = ABSENT
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUserEventsCommand:
+    """A request to record several events at once: every one of them, or none."""
+
+    credentials: SessionCredentials
+    events: Sequence[EventDraft]
     client_address: str | None = None
 
 
@@ -36,10 +57,11 @@ def wall_clock_ms() -> int:
 
 
 class RecordUserEvent:
-    """Attribute an event to the session's user, validate it, and publish it.
+    """Attribute events to the session's user, validate them, and publish them.
 
     Without a signed-in user nothing is published: the route this replaces sent events with an
-    undefined user. The rate policy, when given, counts users by id and anonymous callers by address.
+    undefined user. The rate policy, when given, counts users by id (one hit per event) and
+    anonymous callers by address (one hit per request).
     """
 
     def __init__(
@@ -50,37 +72,80 @@ class RecordUserEvent:
         default_event_name: str,
         rules: EventRules,
         rate_policy: RatePolicy | None = None,
+        max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
         clock: Callable[[], int] = wall_clock_ms,
         new_id: Callable[[], str] = new_event_id,
     ) -> None:
         check_event_name(default_event_name)
+        if max_batch_events < 1:
+            raise ValueError(f"max_batch_events must be at least 1, got {max_batch_events}")
         self._session = session
         self._event_bus = event_bus
         self._default_event_name = default_event_name
         self._rules = rules
         self._rate_policy = rate_policy
+        self._max_batch_events = max_batch_events
         self._clock = clock
         self._new_id = new_id
 
     async def execute(self, command: RecordUserEventCommand) -> RecordedEvent:
         """Publish the event; the result names the user and the ids the bus acknowledged."""
-        user = await self._session.current_user(command.credentials)
+        user = await self._signed_in_user(command.credentials, command.client_address, events=1)
+        event = self._event(user, command.name, command.payload, command.idempotency_key)
+        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish([event]))
+
+    async def execute_batch(self, command: RecordUserEventsCommand) -> RecordedEvent:
+        """Publish every event in one call of the bus, or none: the first event that breaks a rule
+        refuses the batch, its error's ``field`` naming it (``events[3].name``).
+
+        The bus stores a batch at once (the outbox, in one transaction) or refuses it whole. Events
+        sharing an idempotency key share their id, as retries of one event do: the bus keeps one.
+        """
+        drafts = command.events
+        if not 1 <= len(drafts) <= self._max_batch_events:
+            raise InvalidEvent("events", f"must hold 1 to {self._max_batch_events} events, got {len(drafts)}")
+        user = await self._signed_in_user(command.credentials, command.client_address, events=len(drafts))
+        events: list[UserEvent] = []
+        for index, draft in enumerate(drafts):
+            try:
+                event = self._event(user, draft.name, draft.payload, draft.idempotency_key, "idempotencyKey")
+            except (InvalidEvent, EventNotAllowed) as error:
+                raise error.inside(f"events[{index}]") from None
+            events.append(event)
+        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish(events))
+
+    async def _signed_in_user(
+        self, credentials: SessionCredentials, address: str | None, events: int
+    ) -> User:
+        """The session's user, once the rate policy let the request through; raises ``Unauthenticated``."""
+        user = await self._session.current_user(credentials)
         if user is None:
             if self._rate_policy is not None:
-                await self._rate_policy.check_address(command.client_address)
+                await self._rate_policy.check_address(address)
             raise Unauthenticated()
         if self._rate_policy is not None:
-            await self._rate_policy.check_user(user.id)
-        if command.idempotency_key is None:
+            await self._rate_policy.check_user(user.id, events)
+        return user
+
+    def _event(
+        self,
+        user: User,
+        name: str | None,
+        payload: JsonValue | Absent,
+        idempotency_key: str | None,
+        key_field: str = "Idempotency-Key",
+    ) -> UserEvent:
+        """The user's event, checked against the rules; ``key_field`` names where the key came from."""
+        if idempotency_key is None:
             event_id = self._new_id()
         else:
-            check_idempotency_key(command.idempotency_key)
-            event_id = idempotent_event_id(user.id, command.idempotency_key)
+            check_idempotency_key(idempotency_key, key_field)
+            event_id = idempotent_event_id(user.id, idempotency_key)
         event = UserEvent(
-            name=self._default_event_name if command.name is None else command.name,
-            data=user_event_data(user, command.payload),
+            name=self._default_event_name if name is None else name,
+            data=user_event_data(user, payload),
             id=event_id,
             ts=self._clock(),
         )
         self._rules.check(event)
-        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish([event]))
+        return event
