@@ -19,6 +19,7 @@ from adapters.sqlite_outbox.store import OutboxStatus
 from application.record_user_event import RecordUserEvent
 from entrypoints.access_log import log_exchange
 from entrypoints.api import record_event_handler
+from entrypoints.batch_api import record_batch_handler
 from entrypoints.container import Container
 from entrypoints.edge import Exchange, observe_at_the_edge
 from entrypoints.health import Readiness, healthz, readyz
@@ -111,7 +112,10 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
     allowed_origins = list(config.http.allowed_origins())
     api = Router(
         path="/",
-        route_handlers=[record_event_handler(provide_record_user_event)],
+        route_handlers=[
+            record_event_handler(provide_record_user_event),
+            record_batch_handler(provide_record_user_event, config.events.max_batch_events()),
+        ],
         before_request=request_check(OriginPolicy(allowed_origins)),
     )
     metrics = container.metrics()
@@ -138,10 +142,11 @@ def read_outbox_status(container: Container) -> OutboxStatusReader:
 
 
 def count_api_outcomes(metrics: Metrics) -> Callable[[Exchange], None]:
-    """Events accepted and refused, by reason, counted from what ``POST /api`` answered."""
+    """Events accepted and refused, by reason, counted from what ``POST /api`` and ``POST /api/batch``
+    answered."""
 
     def count(exchange: Exchange) -> None:
-        if exchange.method == "POST" and exchange.path == "/api":
+        if exchange.method == "POST" and exchange.path in ("/api", "/api/batch"):
             metrics.record_outcome(
                 exchange.status, exchange.problem_type, events=max(1, len(exchange.event_ids or ()))
             )

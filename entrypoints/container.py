@@ -147,6 +147,7 @@ class Container(containers.DeclarativeContainer):
         default_event_name=config.events.default_name,
         rules=event_rules,
         rate_policy=rate_policy,
+        max_batch_events=config.events.max_batch_events,
     )
 
 

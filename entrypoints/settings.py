@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from application.record_user_event import DEFAULT_MAX_BATCH_EVENTS
 from domain.errors import EventNotAllowed, InvalidEvent
 from domain.event import DEFAULT_MAX_EVENT_BYTES, EventRules, check_event_name
 
@@ -423,6 +424,13 @@ VARIABLES: tuple[Variable, ...] = (
         str(DEFAULT_MAX_EVENT_BYTES),
         _positive_int,
         "Largest event accepted, in bytes of compact JSON (Inngest's own limit is 256 KiB).",
+    ),
+    Variable(
+        "EVENTGATE_MAX_BATCH_EVENTS",
+        "events.max_batch_events",
+        str(DEFAULT_MAX_BATCH_EVENTS),
+        _positive_int,
+        "Most events one `POST /api/batch` may carry; a larger batch is refused whole with 400.",
     ),
     Variable(
         "EVENTGATE_LOG_LEVEL",

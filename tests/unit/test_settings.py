@@ -31,6 +31,7 @@ def test_defaults_serve_nextauth_v4_sessions_through_the_outbox() -> None:
     assert config["events"] == {
         "default_name": "app/user.event",
         "max_bytes": 256 * 1024,
+        "max_batch_events": 100,
         "allowed_names": (),
     }
 
