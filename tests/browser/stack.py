@@ -44,7 +44,9 @@ def free_port() -> int:
 
 
 def is_free(port: int) -> bool:
+    """Whether a server can listen on ``port``: as uvicorn does, past the connections closing there."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError:
@@ -97,7 +99,10 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
     logs.mkdir(parents=True, exist_ok=True)
     EXAMPLE.prepare(logs, {"EVENTGATE_URL": eventgate_url})
     with EventApiStandIn() as stand_in:
-        eventgate_env = os.environ | {
+        inherited = without_app_configuration(os.environ)
+        eventgate_env = {
+            name: value for name, value in inherited.items() if not name.startswith("EVENTGATE_")
+        } | {
             "NEXTAUTH_SECRET": SECRET,
             "INNGEST_EVENT_API_BASE_URL": stand_in.url,
             "INNGEST_EVENT_KEY": "browser-test-key",
@@ -109,7 +114,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
             "EVENTGATE_LOG_FORMAT": "json",
             "EVENTGATE_SHUTDOWN_GRACE": "2",
         }
-        app_env = without_app_configuration(os.environ) | {
+        app_env = inherited | {
             "NODE_ENV": "production",
             "NEXT_TELEMETRY_DISABLED": "1",
             "NEXTAUTH_SECRET": SECRET,

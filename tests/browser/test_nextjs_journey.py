@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import (
     BrowserContext,
+    BrowserType,
     Locator,
     Page,
-    Playwright,
     Response,
     expect,
     sync_playwright,
@@ -50,41 +50,51 @@ SIGNED_OUT_ALERT = "You are signed out: these events were not recorded. Sign in 
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as playwright:
-        yield playwright
+def chromium() -> Iterator[BrowserType]:
+    """Playwright's Chromium driver for Debian's Chromium, once a first start showed that it can start.
 
-
-@pytest.fixture
-def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    """Chromium with a fresh profile and Playwright's clock installed (time flows until paused).
-
-    The test is skipped, saying why, when Chromium is missing or cannot start here.
+    Otherwise every test is skipped, saying why, before anything is built or started.
     """
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium package")
-    try:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1024, "height": 460},
-            timeout=60_000,
-        )
-    except PlaywrightError as error:
-        pytest.skip(f"Chromium ({CHROMIUM}) cannot start here: {error.message.splitlines()[0]}")
+    with sync_playwright() as playwright:
+        try:
+            playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=60_000).close()
+        except PlaywrightError as error:
+            pytest.skip(f"Chromium ({CHROMIUM}) cannot start here: {why_it_did_not_start(error)}")
+        yield playwright.chromium
+
+
+def why_it_did_not_start(error: PlaywrightError) -> str:
+    """Playwright's first line, what the browser itself wrote to stderr, and how it exited."""
+    lines = error.message.splitlines()
+    said = [line.split("[err]", 1)[1].strip() for line in lines if "[err]" in line]
+    exited = [line.strip(" -") for line in lines if "process did exit" in line]
+    return "; ".join([lines[0], *said[-5:], *exited[-1:]])
+
+
+@pytest.fixture(scope="module")
+def stack(chromium: BrowserType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("journey")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def browser(chromium: BrowserType, tmp_path: Path) -> Iterator[BrowserContext]:
+    """Chromium with a fresh profile and Playwright's clock installed (time flows until paused)."""
+    context = chromium.launch_persistent_context(
+        tmp_path / "profile",
+        executable_path=CHROMIUM,
+        headless=True,
+        args=FLAGS,
+        viewport={"width": 1024, "height": 460},
+        timeout=60_000,
+    )
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
     context.clock.install()
     yield context
     context.close()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("journey")) as stack:
-        yield stack
 
 
 def signed_in_page(browser: BrowserContext, stack: Stack) -> Page:
