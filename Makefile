@@ -45,7 +45,11 @@ typecheck: $(INSTALLED)
 unit: $(INSTALLED)
 	$(BIN)/pytest -q tests/unit
 
+# The browser test (tests/browser/) drives Debian's Chromium: Playwright's own browser builds are a download.
+CHROMIUM := /usr/bin/chromium
+
 test: lint typecheck
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(BIN)/pytest -q
 
 clean:

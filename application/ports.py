@@ -147,10 +147,11 @@ class RateDecision(NamedTuple):
 class RateLimiterPort(Protocol):
     """Counts requests per key (a user, or a client address) against a limit per period."""
 
-    async def hit(self, key: str, limit: int, period: float) -> RateDecision:
-        """Count one request for ``key``; ``allowed`` is false once ``limit`` per ``period`` is used up.
+    async def hit(self, key: str, limit: int, period: float, hits: int = 1) -> RateDecision:
+        """Count ``hits`` requests for ``key`` at once; ``allowed`` is false once ``limit`` per ``period``
+        is used up, so more than ``limit`` hits at once are never allowed.
 
-        A refused request does not use up any of the limit.
+        A refused hit does not use up any of the limit.
         """
         ...
 

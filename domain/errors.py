@@ -23,14 +23,23 @@ class InvalidEvent(DomainError):
         self.field = field
         self.message = message
 
+    def inside(self, path: str) -> "InvalidEvent":
+        """The same error about the event at ``path`` of a larger request: ``name`` becomes ``events[3].name``."""
+        return InvalidEvent(f"{path}.{self.field}", self.message)
+
 
 class EventNotAllowed(DomainError):
-    """The event's name is outside the names this deployment accepts."""
+    """The event's name is outside the names this deployment accepts; ``field`` is where the name is."""
 
-    def __init__(self, name: str, patterns: tuple[str, ...]) -> None:
+    def __init__(self, name: str, patterns: tuple[str, ...], *, field: str = "name") -> None:
         super().__init__(f"event name {name!r} matches none of the allowed patterns {', '.join(patterns)}")
         self.name = name
         self.patterns = patterns
+        self.field = field
+
+    def inside(self, path: str) -> "EventNotAllowed":
+        """The same error about the event at ``path`` of a larger request (``events[3]``)."""
+        return EventNotAllowed(self.name, self.patterns, field=f"{path}.{self.field}")
 
 
 class RateLimited(DomainError):
@@ -47,10 +56,13 @@ class RateLimited(DomainError):
 class EventTooLarge(InvalidEvent):
     """The serialized event is larger than the bus accepts."""
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__("data", f"the event is {size} bytes once serialized; the limit is {limit} bytes")
+    def __init__(self, size: int, limit: int, *, field: str = "data") -> None:
+        super().__init__(field, f"the event is {size} bytes once serialized; the limit is {limit} bytes")
         self.size = size
         self.limit = limit
+
+    def inside(self, path: str) -> "EventTooLarge":
+        return EventTooLarge(self.size, self.limit, field=f"{path}.{self.field}")
 
 
 class PublishFailed(DomainError):

@@ -22,9 +22,12 @@ def idempotent_event_id(user_id: str, idempotency_key: str) -> str:
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
-def check_idempotency_key(key: str) -> None:
-    """Keys are opaque to us, but bounded and printable ASCII so they are safe to log and store."""
+def check_idempotency_key(key: str, field: str = "Idempotency-Key") -> None:
+    """Keys are opaque to us, but bounded and printable ASCII so they are safe to log and store.
+
+    ``field`` names where the request carried the key: a header, or a field of a batch's event.
+    """
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidEvent("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long")
+        raise InvalidEvent(field, f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long")
     if not all(" " <= char <= "~" for char in key):
-        raise InvalidEvent("Idempotency-Key", "must contain only printable ASCII characters")
+        raise InvalidEvent(field, "must contain only printable ASCII characters")

@@ -3,7 +3,8 @@
 GCRA, the generic cell rate algorithm, is a leaky bucket: each request pours ``period / limit``
 seconds into its bucket, the bucket drains one second per second, and a request that would make it
 hold more than ``period`` is refused (and pours nothing). A full burst of ``limit`` requests is
-allowed at once, then one every ``period / limit``.
+allowed at once, then one every ``period / limit``. A hit of several requests at once (a batch of
+events) pours as much as they would one by one, or nothing when they do not all fit.
 
 Every quantity is an integer, so no rounding can let one request too many through: times are whole
 microseconds scaled by ``limit``. With ``P`` the period in microseconds and ``L`` the limit, a
@@ -41,13 +42,19 @@ def period_microseconds(limit: int, period: float) -> int:
     return period_us
 
 
-def gcra_decision(allowed: bool, limit: int, period_us: int, level: int) -> RateDecision:
-    """The decision on a request, given the bucket's ``level`` after it (unchanged when refused).
+def check_hits(hits: int) -> None:
+    if hits < 1:
+        raise ValueError(f"a hit counts at least one request, got {hits}")
 
-    Times are rounded up to the microsecond, so that waiting them out is always enough.
+
+def gcra_decision(allowed: bool, limit: int, period_us: int, level: int, hits: int = 1) -> RateDecision:
+    """The decision on ``hits`` requests, given the bucket's ``level`` after them (unchanged when refused).
+
+    Times are rounded up to the microsecond, so that waiting them out is always enough (for a hit
+    the bucket can hold, that is: more than ``limit`` requests at once never fit).
     """
     capacity = period_us * limit
-    retry_after_us = 0 if allowed else -(-(level + period_us - capacity) // limit)
+    retry_after_us = 0 if allowed else -(-(level + period_us * hits - capacity) // limit)
     return RateDecision(
         allowed=allowed,
         limit=limit,
@@ -84,7 +91,8 @@ class InMemoryRateLimiter:
         """The number of buckets tracked now."""
         return len(self._empty_at)
 
-    async def hit(self, key: str, limit: int, period: float) -> RateDecision:
+    async def hit(self, key: str, limit: int, period: float, hits: int = 1) -> RateDecision:
+        check_hits(hits)
         period_us = self._periods.get((limit, period))
         if period_us is None:
             period_us = period_microseconds(limit, period)
@@ -95,12 +103,13 @@ class InMemoryRateLimiter:
         bucket = (key, limit, period_us)
         empty_at = self._empty_at.pop(bucket, now)
         level = empty_at - now if empty_at > now else 0
-        allowed = level + period_us <= period_us * limit
+        poured = period_us * hits
+        allowed = level + poured <= period_us * limit
         if allowed:
-            level += period_us
+            level += poured
         self._empty_at[bucket] = now + level
         self._forget(now_us)
-        return gcra_decision(allowed, limit, period_us, level)
+        return gcra_decision(allowed, limit, period_us, level, hits)
 
     def _forget(self, now_us: int) -> None:
         """Drop the least recently hit bucket past ``max_keys``, then a few drained ones."""
@@ -108,6 +117,8 @@ class InMemoryRateLimiter:
         if len(buckets) > self._max_keys:
             buckets.popitem(last=False)
         for _ in range(_FORGET_PER_HIT):
+            if not buckets:  # a refused hit of more than its limit leaves its bucket drained
+                return
             (_, limit, _), empty_at = next(iter(buckets.items()))
             if empty_at > now_us * limit:
                 return

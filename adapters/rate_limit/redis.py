@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from adapters.rate_limit.memory import gcra_decision, period_microseconds
+from adapters.rate_limit.memory import check_hits, gcra_decision, period_microseconds
 from application.ports import RateDecision
 
 KEY_PREFIX = "eventgate:ratelimit:"
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _GCRA_SCRIPT = """
 local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
+local poured = period * tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local level = 0
@@ -36,15 +37,16 @@ if state[1] then
   local elapsed = math.max(now - tonumber(state[2]), 0)
   level = math.max(tonumber(state[1]) - elapsed * limit, 0)
 end
-if level + period > period * limit then
+if level + poured > period * limit then
   return {0, level}
 end
-level = level + period
+level = level + poured
 redis.call('HSET', KEYS[1], 'level', level, 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(level / (limit * 1000)))
 return {1, level}
 """
-"""One request against the bucket ``KEYS[1]``: ``ARGV`` is the limit and the period in microseconds.
+"""A hit against the bucket ``KEYS[1]``: ``ARGV`` is the limit, the period in microseconds and the
+number of requests the hit counts.
 
 The bucket is a hash of its level (microseconds scaled by the limit) and the server time it was
 measured at, in microseconds; it expires once drained. A clock stepping back drains nothing.
@@ -52,7 +54,8 @@ Returns whether the request is allowed, and the level after it.
 """
 
 _MAX_CAPACITY = 2**51
-"""Largest ``period_us * limit``: keeps every number in the script an exact integer in Lua's doubles."""
+"""Largest ``period_us * limit`` (and ``period_us * hits``): keeps every number in the script an exact
+integer in Lua's doubles."""
 
 
 class RedisUnreachable(Exception):
@@ -97,10 +100,13 @@ class RedisRateLimiter:
         self._unchecked = 0
         """Requests allowed without asking Redis since the last log line."""
 
-    async def hit(self, key: str, limit: int, period: float) -> RateDecision:
+    async def hit(self, key: str, limit: int, period: float, hits: int = 1) -> RateDecision:
         period_us = period_microseconds(limit, period)
-        if period_us * limit > _MAX_CAPACITY:
-            raise ValueError(f"limit * period must be at most {_MAX_CAPACITY} µs, got {limit} per {period} s")
+        check_hits(hits)
+        if period_us * max(limit, hits) > _MAX_CAPACITY:
+            raise ValueError(
+                f"limit (or hits) * period must be at most {_MAX_CAPACITY} µs, got {hits} of {limit} per {period} s"
+            )
         if self._failing:
             now = self._clock()
             if now < self._recheck_at:
@@ -108,7 +114,7 @@ class RedisRateLimiter:
             self._recheck_at = now + self._recheck_after
         try:
             allowed, level = await self._script(
-                keys=[self._redis_key(key, limit, period_us)], args=[limit, period_us]
+                keys=[self._redis_key(key, limit, period_us)], args=[limit, period_us, hits]
             )
         except (RedisError, OSError) as error:
             decision = self._allow_unchecked(limit, period_us)
@@ -116,7 +122,7 @@ class RedisRateLimiter:
             return decision
         if self._failing:
             self._recovered()
-        return gcra_decision(allowed == 1, limit, period_us, level)
+        return gcra_decision(allowed == 1, limit, period_us, level, hits)
 
     def _redis_key(self, key: str, limit: int, period_us: int) -> str:
         bucket = f"{limit}:{period_us}:{key}".encode(errors="surrogatepass")

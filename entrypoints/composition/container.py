@@ -159,6 +159,7 @@ class Container(containers.DeclarativeContainer):
         ),
         new_id=providers.Object(new_event_id),
         rate_policy=rate_policy,
+        max_batch_events=settings.provided.events.max_batch_events,
     )
 
     readiness = providers.Selector(

@@ -17,6 +17,7 @@ from adapters.nextauth.settings import NextAuthSettings
 from adapters.rate_limit.settings import RateLimitSettings
 from adapters.setting_types import Count, PositiveSeconds, Seconds
 from adapters.sqlite_outbox.settings import OutboxSettings
+from application.record_user_event import DEFAULT_MAX_BATCH_EVENTS
 from domain.errors import InvalidEvent
 from domain.event import DEFAULT_MAX_EVENT_BYTES, check_event_name
 
@@ -186,6 +187,12 @@ class EventSettings(msgspec.Struct, frozen=True, kw_only=True):
             description="Largest event accepted, in bytes of compact JSON (Inngest's own limit is 256 KiB)."
         ),
     ] = msgspec.field(default=DEFAULT_MAX_EVENT_BYTES, name="EVENTGATE_MAX_EVENT_BYTES")
+    max_batch_events: Annotated[
+        Count,
+        Meta(
+            description="Most events one `POST /api/batch` may carry; a larger batch is refused whole with 400."
+        ),
+    ] = msgspec.field(default=DEFAULT_MAX_BATCH_EVENTS, name="EVENTGATE_MAX_BATCH_EVENTS")
 
 
 class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True):

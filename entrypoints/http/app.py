@@ -20,6 +20,7 @@ from entrypoints.http.edge import Exchange, observe_at_the_edge
 from entrypoints.http.health import healthz, readyz
 from entrypoints.http.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 from entrypoints.http.problems import problem_details_config, unexpected_error_handler
+from entrypoints.http.record_batch import record_batch_handler
 from entrypoints.http.record_event import record_event
 from entrypoints.http.request_guards import OriginPolicy, request_check
 
@@ -49,7 +50,7 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
     allowed_origins = list(settings.http.allowed_origins)
     api = Router(
         path="/",
-        route_handlers=[record_event],
+        route_handlers=[record_event, record_batch_handler(settings.events.max_batch_events)],
         before_request=request_check(OriginPolicy(allowed_origins)),
     )
     metrics = container.metrics()
@@ -76,10 +77,11 @@ def read_outbox_status(container: Container) -> OutboxStatusReader:
 
 
 def count_api_outcomes(metrics: Metrics) -> Callable[[Exchange], None]:
-    """Events accepted and refused, by reason, counted from what ``POST /api`` answered."""
+    """Events accepted and refused, by reason, counted from what ``POST /api`` and ``POST /api/batch``
+    answered."""
 
     def count(exchange: Exchange) -> None:
-        if exchange.method == "POST" and exchange.path == "/api":
+        if exchange.method == "POST" and exchange.path in ("/api", "/api/batch"):
             metrics.record_outcome(
                 exchange.status, exchange.problem_type, events=max(1, len(exchange.event_ids or ()))
             )

@@ -96,7 +96,9 @@ def _cross_site_request(error: CrossSiteRequest) -> ProblemDetailsException:
 
 
 def _event_not_allowed(error: EventNotAllowed) -> ProblemDetailsException:
-    return problem(403, "event-not-allowed", "Event name not allowed", str(error), extra={"field": "name"})
+    return problem(
+        403, "event-not-allowed", "Event name not allowed", str(error), extra={"field": error.field}
+    )
 
 
 def _unsupported_media_type(error: UnsupportedMediaType) -> ProblemDetailsException:

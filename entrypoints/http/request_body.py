@@ -3,7 +3,7 @@
 
 import math
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -11,6 +11,8 @@ from litestar.exceptions import ClientException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
+
+T = TypeVar("T")
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting accepted in a body, so no payload can exhaust the stack of any later encoder."""
@@ -44,8 +46,16 @@ def decode_record_event_request(body: bytes) -> RecordEventRequest:
     """Decode a request body; an empty (or blank) body means "the default event, no data"."""
     if not body.strip():
         return _EMPTY
+    request = decode_strictly(_decoder, body)
+    if may_nest_too_deep(body) and json_depth(request.data) > MAX_JSON_DEPTH:
+        raise MalformedRequest(f"data nests deeper than {MAX_JSON_DEPTH} levels")
+    return request
+
+
+def decode_strictly(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    """``decoder.decode(body)``, every way it can fail a ``MalformedRequest`` that says where."""
     try:
-        request = _decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as error:
         raise MalformedRequest(f"the body does not match the schema: {error}") from None
     except msgspec.DecodeError as error:
@@ -59,9 +69,6 @@ def decode_record_event_request(body: bytes) -> RecordEventRequest:
         raise MalformedRequest("the body is not valid UTF-8") from None
     except RecursionError:
         raise MalformedRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
-    if may_nest_too_deep(body) and json_depth(request.data) > MAX_JSON_DEPTH:
-        raise MalformedRequest(f"data nests deeper than {MAX_JSON_DEPTH} levels")
-    return request
 
 
 def may_nest_too_deep(body: bytes) -> bool:

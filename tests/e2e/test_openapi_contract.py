@@ -16,8 +16,14 @@ from tests.e2e.conftest import ADA, SIGNED_IN
 
 
 def _app_under_test() -> object:
+    """Without rate limits: a batch counts once per event, and a few would use up the rest of the run."""
     container = container_for(
-        {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
+        {
+            "EVENTGATE_DELIVERY": "direct",
+            "EVENTGATE_SESSION": "memory",
+            "EVENTGATE_EVENT_BUS": "memory",
+            "EVENTGATE_RATE_LIMIT": "off",
+        }
     )
     container.bus_backend.override(providers.Object(InMemoryEventBus()))
     container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))

@@ -1,5 +1,5 @@
-"""Raw requests of any shape: the answer is always a documented status, never a 500, and a refused
-request never publishes anything."""
+"""Raw requests of any shape, to ``POST /api`` and ``POST /api/batch``: the answer is always a documented
+status, never a 500, and a refused request never publishes anything."""
 
 from collections.abc import Iterator
 
@@ -18,7 +18,7 @@ from entrypoints.http.app import create_app
 from entrypoints.http.docs import ANSWERS
 from tests.containers import container_for
 from tests.e2e.conftest import watch_for
-from tests.strategies import json_values
+from tests.strategies import json_values, valid_event_names
 
 SECRET = watch_for("the-secret-of-the-fuzzing-tests")
 COOKIE_NAME = "next-auth.session-token"
@@ -47,6 +47,26 @@ bodies = st.one_of(
     st.integers(1, 5000).map(nested),
     st.integers(200_000, 400_000).map(lambda size: b'{"data": "' + b"x" * size + b'"}'),
     st.just(b""),
+)
+printable_keys = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=8)
+valid_batch_events = st.fixed_dictionaries(
+    {}, optional={"name": valid_event_names, "data": json_values, "idempotencyKey": printable_keys}
+)
+any_batch_events = st.one_of(
+    valid_batch_events,
+    st.fixed_dictionaries(
+        {}, optional={"name": st.text(max_size=20), "data": json_values, "idempotencyKey": header_text}
+    ),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    json_values,
+)
+batch_bodies = st.one_of(
+    bodies,
+    st.lists(valid_batch_events, max_size=110).map(lambda events: msgspec.json.encode({"events": events})),
+    st.lists(any_batch_events, max_size=5).map(lambda events: msgspec.json.encode({"events": events})),
+    st.dictionaries(st.text(max_size=8), st.lists(any_batch_events, max_size=3), max_size=2).map(
+        msgspec.json.encode
+    ),
 )
 content_types = st.one_of(
     st.none(),
@@ -96,8 +116,11 @@ def send(
     content_type: str | None,
     cookie: str | None,
     headers: dict[str, str],
+    *,
+    path: str = "/api",
 ) -> None:
-    """Send one request and check the answer: documented, well-typed, and publishing only on success."""
+    """Send one request and check the answer: documented, well-typed, and publishing only on success,
+    then the events it answers the ids of."""
     client, bus = fuzzed
     sent = dict(headers)
     if content_type is not None:
@@ -106,14 +129,15 @@ def send(
         sent["Cookie"] = cookie
     published_before = len(bus.published)
 
-    response = client.post("/api", content=body, headers=sent)
+    response = client.post(path, content=body, headers=sent)
     event(f"status {response.status_code}")
 
     assert response.status_code in EXPECTED, response.text
     assert response.headers["content-type"] in {"application/json", "application/problem+json"}
     if response.status_code != 200:
         assert (response.status_code, response.json()["type"].rpartition(":")[2]) in DOCUMENTED
-    assert len(bus.published) - published_before == (1 if response.status_code == 200 else 0)
+    published = [published.id for published in bus.published[published_before:]]
+    assert published == (response.json()["ids"] if response.status_code == 200 else [])
 
 
 @FUZZ
@@ -134,3 +158,23 @@ def test_any_json_declared_body_and_cookie_get_a_documented_answer_and_only_a_su
     fuzzed: tuple[TestClient[Litestar], InMemoryEventBus], body: bytes, cookie: str | None
 ) -> None:
     send(fuzzed, body, "application/json", cookie, {})
+
+
+@FUZZ
+@given(body=batch_bodies, content_type=content_types, cookie=cookies, headers=extra_headers)
+def test_any_raw_batch_request_gets_a_documented_answer_and_only_a_success_publishes_its_events(
+    fuzzed: tuple[TestClient[Litestar], InMemoryEventBus],
+    body: bytes,
+    content_type: str | None,
+    cookie: str | None,
+    headers: dict[str, str],
+) -> None:
+    send(fuzzed, body, content_type, cookie, headers, path="/api/batch")
+
+
+@FUZZ
+@given(body=batch_bodies, cookie=st.just(f"{COOKIE_NAME}={TOKEN}") | cookies)
+def test_any_json_declared_batch_and_cookie_get_a_documented_answer_and_only_a_success_publishes(
+    fuzzed: tuple[TestClient[Litestar], InMemoryEventBus], body: bytes, cookie: str | None
+) -> None:
+    send(fuzzed, body, "application/json", cookie, {}, path="/api/batch")

@@ -120,6 +120,21 @@ async def test_two_limiters_on_separate_connections_share_one_limit_exactly(
     assert [decision.remaining for decision in decisions[:7]] == [6, 5, 4, 3, 2, 1, 0]
 
 
+async def test_a_hit_of_several_requests_counts_as_that_many_on_every_limiter_sharing_the_bucket(
+    limiters: tuple[RedisRateLimiter, RedisRateLimiter],
+) -> None:
+    first, second = limiters
+
+    batch = await first.hit("user:1", 5, 60, hits=3)
+    too_many = await second.hit("user:1", 5, 60, hits=3)
+    singles = [await second.hit("user:1", 5, 60) for _ in range(3)]
+
+    assert (batch.allowed, batch.remaining) == (True, 2)
+    assert (too_many.allowed, too_many.remaining) == (False, 2), "a refused hit uses up nothing"
+    assert 11 < too_many.retry_after <= 12, "the three fit once one request drains, in 12 s"
+    assert [decision.allowed for decision in singles] == [True, True, False]
+
+
 async def test_200_concurrent_requests_allow_exactly_the_limit(
     limiters: tuple[RedisRateLimiter, RedisRateLimiter],
 ) -> None:

@@ -108,6 +108,45 @@ async def test_times_are_rounded_up_to_the_microsecond(limiter: InMemoryRateLimi
     assert (refused.allowed, refused.retry_after, refused.reset_after) == (False, 0.000_004, 0.000_01)
 
 
+async def test_a_hit_of_several_requests_counts_as_that_many_or_as_none_when_they_do_not_all_fit(
+    limiter: InMemoryRateLimiter,
+) -> None:
+    batch = await limiter.hit("user:1", 5, 60, hits=3)
+    too_many = await limiter.hit("user:1", 5, 60, hits=3)
+    singles = [await limiter.hit("user:1", 5, 60) for _ in range(3)]
+
+    assert (batch.allowed, batch.remaining) == (True, 2)
+    assert (too_many.allowed, too_many.remaining) == (False, 2), "a refused hit uses up nothing"
+    assert [decision.allowed for decision in singles] == [True, True, False]
+
+
+async def test_a_refused_hit_of_several_requests_says_when_all_of_them_fit(
+    limiter: InMemoryRateLimiter, clock: ManualClock
+) -> None:
+    # 3 per 60 s: each request fills the bucket by 20 s; two of them by 40 s, of the 60 s it holds.
+    await limiter.hit("user:1", 3, 60, hits=2)
+    refused = await limiter.hit("user:1", 3, 60, hits=2)
+    clock.advance(refused.retry_after)
+
+    assert refused.retry_after == 20
+    assert (await limiter.hit("user:1", 3, 60, hits=2)).allowed
+
+
+async def test_more_requests_at_once_than_the_limit_are_never_allowed(
+    limiter: InMemoryRateLimiter, clock: ManualClock
+) -> None:
+    assert not (await limiter.hit("user:1", 3, 60, hits=4)).allowed
+    clock.advance(3600)
+    assert not (await limiter.hit("user:1", 3, 60, hits=4)).allowed
+    assert (await limiter.hit("user:1", 3, 60, hits=3)).allowed
+
+
+@given(hits=st.integers(max_value=0))
+async def test_a_hit_of_no_request_is_refused_as_a_programming_error(hits: int) -> None:
+    with pytest.raises(ValueError, match="at least one request"):
+        await InMemoryRateLimiter().hit("user:1", 3, 60, hits=hits)
+
+
 async def test_each_key_and_each_limit_has_a_bucket_of_its_own(limiter: InMemoryRateLimiter) -> None:
     for _ in range(2):
         await limiter.hit("user:a", 2, 60)

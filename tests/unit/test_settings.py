@@ -28,7 +28,7 @@ def test_defaults_serve_nextauth_v4_sessions_through_the_outbox() -> None:
     ) == (4, ["s"], "", False)
     assert settings.delivery.mode == "outbox"
     assert settings.events == EventSettings(
-        default_name="app/user.event", max_bytes=256 * 1024, allowed_names=()
+        default_name="app/user.event", max_bytes=256 * 1024, allowed_names=(), max_batch_events=100
     )
 
 
