@@ -81,7 +81,9 @@ class PostgresDriver:
             return Failure("refused" if code[:2] in _REFUSED_CLASSES else "failed", code, str(error))
         if isinstance(error, asyncpg.exceptions.ClientConfigurationError | ssl.SSLCertVerificationError):
             return Failure("refused", "", str(error))
-        if isinstance(error, asyncpg.InterfaceError | OSError):
+        # InternalClientError: a connection the server ended while it was idle can be left in a state
+        # where the next statement fails with it before asyncpg has noticed the connection is gone.
+        if isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError | OSError):
             return Failure("unreachable", "", str(error))
         return None
 
