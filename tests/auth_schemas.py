@@ -8,16 +8,18 @@ default tables; what Kysely compiles from the migration in Auth.js's Kysely guid
 tests check the Drizzle and Kysely statements against those tools' own output.
 """
 
+import asyncio
 import datetime
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
 from adapters.nextauth_db import LAYOUTS, Layout
-from tests.databases import Dialect, execute, mysql_connection, url
+from tests.databases import Dialect, execute, mysql_connection, throwaway_databases, url
 
 PG_ADAPTER = (
     'CREATE TABLE sessions ( id SERIAL, "userId" INTEGER NOT NULL, expires TIMESTAMPTZ NOT NULL, '
@@ -253,3 +255,24 @@ class AuthTables:
                 await cursor.execute(sql, parameters)
         finally:
             connection.close()
+
+
+@contextmanager
+def every_adapter_schema(prefix: str) -> Iterator[dict[str, AuthTables]]:
+    """Each of ``SCHEMAS`` created in a throwaway database of its own, by the same key; dropped on exit.
+    For fixtures outside an event loop."""
+    keys = {
+        dialect: [key for key, schema in SCHEMAS.items() if schema.dialect == dialect] for dialect in DIALECTS
+    }
+    with (
+        throwaway_databases("postgresql", prefix, len(keys["postgresql"])) as pg,
+        throwaway_databases("mysql", prefix, len(keys["mysql"])) as my,
+    ):
+        named = [*zip(keys["postgresql"], pg, strict=True), *zip(keys["mysql"], my, strict=True)]
+        tables = {key: AuthTables(SCHEMAS[key], database) for key, database in named}
+        for each in tables.values():
+            asyncio.run(each.create())
+        yield tables
+
+
+DIALECTS: tuple[Dialect, ...] = ("postgresql", "mysql")

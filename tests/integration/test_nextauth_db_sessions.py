@@ -25,8 +25,8 @@ from adapters.secret import Secret
 from application.ports import SessionCredentials
 from domain.errors import SessionStoreUnavailable
 from domain.user import User
-from tests.auth_schemas import SCHEMAS, AuthTables
-from tests.databases import Dialect, execute, mysql_connection, throwaway_database, throwaway_databases, url
+from tests.auth_schemas import SCHEMAS, AuthTables, every_adapter_schema
+from tests.databases import Dialect, execute, mysql_connection, throwaway_database, url
 from tests.faults.tcp_proxy import TcpFaultProxy
 
 pytestmark = pytest.mark.anyio
@@ -40,16 +40,7 @@ PORTS: dict[Dialect, int] = {"postgresql": 5432, "mysql": 3306}
 @pytest.fixture(scope="module")
 def databases() -> Iterator[dict[str, AuthTables]]:
     """Each adapter's tables in a database of their own, by ``<adapter>/<dialect>``."""
-    pg_keys = [key for key, schema in SCHEMAS.items() if schema.dialect == "postgresql"]
-    my_keys = [key for key, schema in SCHEMAS.items() if schema.dialect == "mysql"]
-    with (
-        throwaway_databases("postgresql", "eventgate_sessions", len(pg_keys)) as pg,
-        throwaway_databases("mysql", "eventgate_sessions", len(my_keys)) as my,
-    ):
-        named = [*zip(pg_keys, pg, strict=True), *zip(my_keys, my, strict=True)]
-        tables = {key: AuthTables(SCHEMAS[key], name) for key, name in named}
-        for each in tables.values():
-            asyncio.run(each.create())
+    with every_adapter_schema("eventgate_sessions") as tables:
         yield tables
 
 
