@@ -66,7 +66,7 @@ class DatabaseSession:
         cookie_name: str | None = None,
         secure_cookie: bool | None = None,
         cache_seconds: float = 5.0,
-        cache_entries: int = 10_000,
+        cache_entries: int = 4096,
         generated_by: TokenFormat = "library",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,

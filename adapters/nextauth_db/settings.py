@@ -51,7 +51,7 @@ class DatabaseSessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     ] = msgspec.field(default=5.0, name="EVENTGATE_NEXTAUTH_SESSION_CACHE")
     session_cache_entries: Annotated[
         int, msgspec.Meta(ge=1, description="Sessions remembered at most; the oldest is forgotten first.")
-    ] = msgspec.field(default=10_000, name="EVENTGATE_NEXTAUTH_SESSION_CACHE_ENTRIES")
+    ] = msgspec.field(default=4096, name="EVENTGATE_NEXTAUTH_SESSION_CACHE_ENTRIES")
     pool_size: Annotated[
         int, msgspec.Meta(ge=1, description="Connections to the session database at most, per process.")
     ] = msgspec.field(default=10, name="EVENTGATE_NEXTAUTH_DATABASE_POOL_SIZE")
