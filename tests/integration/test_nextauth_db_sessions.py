@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import msgspec
 import pytest
+from dependency_injector import containers, providers
 
 from adapters.nextauth_db import DatabaseSession, DatabaseSessionSettings, SessionStoreMisconfigured
 from adapters.nextauth_db.layouts import LAYOUTS, lookup_query
@@ -465,3 +466,22 @@ async def add_in_schema(database: str, schema: str) -> tuple[str, str]:
     finally:
         await connection.close()
     return str(user_id), token
+
+
+class _Sessions(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=DatabaseSessionSettings)
+    session = providers.Resource(DatabaseSession.from_settings, settings, version=5)
+
+
+async def test_opens_and_closes_as_a_container_resource(databases: dict[str, AuthTables]) -> None:
+    tables = databases["prisma/postgresql"]
+    user_id = await tables.add_user("Ada", f"ada-{uuid.uuid4()}@example.com", None)
+    token = await tables.add_session(user_id, now() + IN_A_MONTH)
+    container = _Sessions(settings=settings_for(tables))
+    await container.init_resources()  # type: ignore[misc]
+    session = await container.session()  # type: ignore[misc]
+    assert isinstance(session, DatabaseSession)
+    assert (await session.current_user(cookie(token))) is not None
+    await container.shutdown_resources()  # type: ignore[misc]
+    with pytest.raises(SessionStoreUnavailable, match="stopping"):
+        await session.current_user(cookie(token))
