@@ -35,8 +35,8 @@ class SessionStore(Generic[C]):
     """Looks sessions up through ``driver``, with at most ``pool_size`` connections.
 
     ``deadline`` bounds a whole lookup in seconds: waiting for a free connection, connecting, and
-    the query. A connection reused from the pool that turns out to be broken (the server restarted
-    since) is replaced once within the same deadline.
+    the query. A connection reused from the pool that turns out to be broken (the server ended it
+    since, as a restart does) is dropped and the lookup tried again, within the same deadline.
     """
 
     def __init__(

@@ -485,3 +485,15 @@ async def test_opens_and_closes_as_a_container_resource(databases: dict[str, Aut
     await container.shutdown_resources()  # type: ignore[misc]
     with pytest.raises(SessionStoreUnavailable, match="stopping"):
         await session.current_user(cookie(token))
+
+
+async def test_a_refused_password_is_reported_without_the_password(
+    databases: dict[str, AuthTables], caplog: pytest.LogCaptureFixture
+) -> None:
+    tables = databases["drizzle/mysql"]
+    wrong = Secret(tables.url.replace("root@", "root:hunter2-wrong@"))
+    with pytest.raises(SessionStoreMisconfigured, match="refused the lookup") as refused:
+        async with DatabaseSession.from_settings(settings_for(tables, database_url=wrong), 5):
+            pass
+    assert "hunter2" not in str(refused.value)
+    assert "hunter2" not in caplog.text
