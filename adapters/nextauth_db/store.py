@@ -29,6 +29,9 @@ DOWN_RETRY_AFTER = 5.0
 PROBE_TOKEN = ""
 """Looked up by the readiness probe: no library makes an empty token, so it finds nothing, but the
 lookup still needs the connection, both tables, every column and the grants."""
+ANSWERED_RECENTLY = 5.0
+"""Seconds after a lookup answered during which the readiness probe takes that for its answer: a
+busy service is not slowed down by its probes, nor found unready because its pool is busy."""
 
 
 class SessionStore(Generic[C]):
@@ -56,6 +59,7 @@ class SessionStore(Generic[C]):
         self._warn_every = warn_every
         self._clock = clock
         self._failing = False
+        self._answered_at = float("-inf")
         self._next_warning_at = float("-inf")
         self._failures = 0
         """Lookups that failed since the last log line."""
@@ -72,16 +76,18 @@ class SessionStore(Generic[C]):
         except _NoAnswer as no_answer:
             self._failed(no_answer)
             raise no_answer.unavailable from None
-        if self._failing:
-            self._recovered()
+        self._answered()
         return row
 
     async def check(self) -> str | None:
         """``None`` when a lookup works now; otherwise why not, in words safe to show anyone.
 
-        ``SessionStoreMisconfigured`` when the database refuses the lookup for good: wrong
-        credentials, database, table, column or grant.
+        A lookup that answered in the last ``ANSWERED_RECENTLY`` seconds, none having failed since,
+        is answer enough; otherwise one is made. ``SessionStoreMisconfigured`` when the database
+        refuses it for good: wrong credentials, database, table, column or grant.
         """
+        if not self._failing and self._clock() - self._answered_at < ANSWERED_RECENTLY:
+            return None
         try:
             await self._fetch(PROBE_TOKEN)
         except _NoAnswer as no_answer:
@@ -90,6 +96,7 @@ class SessionStore(Generic[C]):
             if failure is not None and failure.kind == "refused":
                 raise SessionStoreMisconfigured(f"{reason}: {failure.detail}", reason) from None
             return reason
+        self._answered()
         return None
 
     def close(self) -> None:
@@ -163,6 +170,11 @@ class SessionStore(Generic[C]):
             self._failures,
         )
         self._failures = 0
+
+    def _answered(self) -> None:
+        self._answered_at = self._clock()
+        if self._failing:
+            self._recovered()
 
     def _recovered(self) -> None:
         self._failing = False

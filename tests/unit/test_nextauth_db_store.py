@@ -237,6 +237,23 @@ async def test_check_says_why_a_lookup_fails_and_raises_when_it_never_can() -> N
     assert raised.value.reason == "the session database refused the lookup (error 28P01)"
 
 
+async def test_the_check_takes_a_lookup_that_just_answered_for_its_answer_unless_one_failed_since() -> None:
+    clock = ManualClock()
+    driver = FakeDriver()
+    store = store_over(driver, clock=clock)
+    await store.fetch("token")
+    assert await store.check() is None
+    assert len(driver.used) == 1
+    clock.now += 5
+    assert await store.check() is None
+    assert len(driver.used) == 2
+    driver.lookup_fails = [FakeDatabaseError("failed", "53300")]
+    with pytest.raises(SessionStoreUnavailable):
+        await store.fetch("token")
+    assert await store.check() is None
+    assert len(driver.used) == 4
+
+
 async def test_after_closing_every_lookup_fails_and_busy_connections_close_when_done() -> None:
     driver = FakeDriver(lookup_gate=asyncio.Event())
     store = store_over(driver)
