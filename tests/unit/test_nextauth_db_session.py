@@ -176,6 +176,13 @@ async def test_refuses_without_a_query_a_value_no_library_generates(value: str) 
     assert rows.looked_up == []
 
 
+@given(st.one_of(st.uuids(version=4).map(str), st.binary(min_size=32, max_size=32).map(bytes.hex)))
+async def test_looks_up_every_token_random_uuid_or_random_bytes_can_make(token: str) -> None:
+    rows = FakeRows()
+    rows.sign_in(token, ADA)
+    assert await session_over(rows).current_user(cookie(token)) == ADA
+
+
 @given(st.text(max_size=80))
 async def test_looks_up_no_text_that_is_not_a_uuid_or_64_hex_digits(value: str) -> None:
     rows = FakeRows()
