@@ -11,8 +11,9 @@ the table shows medians, and the machine's load average before and after (others
 every figure worse). The database is dropped at the end.
 
 Measured: lookups/s; this process's CPU (user + system, ``time.process_time``) per lookup, which is
-what a lookup costs the service; the database server's CPU per lookup (its processes' CPU from
-``/proc``); and the share of lookups the database answered (1.0 with the cache off).
+what a lookup costs the service; the database server's CPU per lookup (from ``/proc``: on
+PostgreSQL the bench's own backends, on MariaDB the whole server, whoever else uses it); and the
+share of lookups the database answered (1.0 with the cache off).
 
 For ``make bench``'s ``database-sessions`` scenario, ``seeded_database`` makes and fills the
 database and gives the service's settings and the users' cookies (``--cookies FILE`` writes them
@@ -202,18 +203,44 @@ class Run:
         return self.lookups / self.seconds
 
 
-def server_cpu(dialect: str) -> dict[int, float]:
-    """CPU seconds so far of each process of the database server, by pid."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    seconds = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+async def server_pids(dialect: str, database: str) -> list[int]:
+    """The processes doing the database server's work for the bench: on PostgreSQL, the backends of
+    the bench's connections; MariaDB serves every connection from threads of one process, so there
+    it is the whole server, whoever else uses it."""
+    if dialect != "postgresql":
+        return server_processes(dialect)
+    connection = await asyncpg.connect(f"{ADMIN_URLS[dialect]}/{database}")
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'eventgate-sessions'",
+            database,
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+def server_processes(dialect: str) -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if _is_server(entry, dialect)]
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds so far of the processes, all threads, user and system."""
+    ticks, seconds = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
         with contextlib.suppress(OSError):
-            if (entry / "comm").read_text().strip() in SERVER_PROCESSES[dialect]:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds += (int(fields[11]) + int(fields[12])) / ticks
     return seconds
+
+
+def _is_server(entry: Path, dialect: str) -> bool:
+    if not entry.name.isdigit():
+        return False
+    try:
+        return (entry / "comm").read_text().strip() in SERVER_PROCESSES[dialect]
+    except OSError:
+        return False
 
 
 async def measure(
@@ -239,11 +266,11 @@ async def measure(
     async with session:
         await _load(session, credentials, concurrency, spacing, deadline=time.monotonic() + 1.0)
         store.fetches = 0
-        server_before, cpu_before, started = server_cpu(dialect), time.process_time(), time.monotonic()
+        pids = await server_pids(dialect, url.reveal().rsplit("/", 1)[1])
+        server_before, cpu_before, started = cpu_seconds(pids), time.process_time(), time.monotonic()
         lookups = await _load(session, credentials, concurrency, spacing, deadline=started + seconds)
         elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_before
-        server_after = server_cpu(dialect)
-    server = sum(after - server_before.get(pid, 0.0) for pid, after in server_after.items())
+        server = cpu_seconds(pids) - server_before
     return Run(
         dialect,
         bool(settings.session_cache),
