@@ -111,7 +111,9 @@ def seeded_database(dialect: str, users: int, adapter: str = "prisma") -> Iterat
             cookies=[f"{COOKIE}={token}" for token in tokens],
         )
     finally:
-        asyncio.run(_admin(dialect, None, [f"DROP DATABASE IF EXISTS {name}"]))
+        # WITH (FORCE): a run that failed may leave connections behind, which would keep the database.
+        force = " WITH (FORCE)" if dialect == "postgresql" else ""
+        asyncio.run(_admin(dialect, None, [f"DROP DATABASE IF EXISTS {name}{force}"]))
 
 
 async def _create(dialect: str, name: str, adapter: str, tokens: Sequence[str]) -> None:

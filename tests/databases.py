@@ -34,7 +34,7 @@ def throwaway_databases(dialect: Dialect, prefix: str, count: int = 1) -> Iterat
     try:
         yield names
     finally:
-        run_admin(dialect, [f"DROP DATABASE IF EXISTS {name}" for name in names])
+        run_admin(dialect, [drop_database(dialect, name) for name in names])
 
 
 @asynccontextmanager
@@ -45,7 +45,14 @@ async def throwaway_database(dialect: Dialect, prefix: str) -> AsyncIterator[str
     try:
         yield name
     finally:
-        await execute(dialect, None, [f"DROP DATABASE IF EXISTS {name}"])
+        await execute(dialect, None, [drop_database(dialect, name)])
+
+
+def drop_database(dialect: Dialect, name: str) -> str:
+    """The statement that drops ``name``; on PostgreSQL ending its connections, which would keep it."""
+    if dialect == "postgresql":
+        return f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    return f"DROP DATABASE IF EXISTS {name}"
 
 
 def run_admin(dialect: Dialect, statements: list[str], database: str | None = None) -> None:
