@@ -100,8 +100,8 @@ def seeded_database(dialect: str, users: int, adapter: str = "prisma") -> Iterat
     name = f"eventgate_bench_{secrets.token_hex(4)}"
     url = f"{ADMIN_URLS[dialect]}/{name}"
     tokens = [str(uuid.uuid4()) for _ in range(users)]
-    asyncio.run(_create(dialect, name, adapter, tokens))
     try:
+        asyncio.run(_create(dialect, name, adapter, tokens))
         yield Seeded(
             environment={
                 "EVENTGATE_NEXTAUTH_STRATEGY": "database",

@@ -30,8 +30,8 @@ def throwaway_databases(dialect: Dialect, prefix: str, count: int = 1) -> Iterat
     """``count`` new, empty databases, dropped on exit; their names start with ``prefix``. For
     fixtures outside an event loop; a test inside one uses ``throwaway_database``."""
     names = [f"{prefix}_{secrets.token_hex(4)}_{index}" for index in range(count)]
-    run_admin(dialect, [f"CREATE DATABASE {name}" for name in names])
     try:
+        run_admin(dialect, [f"CREATE DATABASE {name}" for name in names])
         yield names
     finally:
         run_admin(dialect, [drop_database(dialect, name) for name in names])
@@ -41,8 +41,8 @@ def throwaway_databases(dialect: Dialect, prefix: str, count: int = 1) -> Iterat
 async def throwaway_database(dialect: Dialect, prefix: str) -> AsyncIterator[str]:
     """A new, empty database, dropped on exit; its name starts with ``prefix``."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    await execute(dialect, None, [f"CREATE DATABASE {name}"])
     try:
+        await execute(dialect, None, [f"CREATE DATABASE {name}"])
         yield name
     finally:
         await execute(dialect, None, [drop_database(dialect, name)])
