@@ -20,7 +20,11 @@ class SessionPort(Protocol):
     """Finds the signed-in user behind a request's credentials."""
 
     async def current_user(self, credentials: SessionCredentials) -> User | None:
-        """The user the credentials prove, or ``None`` when they prove nobody."""
+        """The user the credentials prove, or ``None`` when they prove nobody.
+
+        Raises ``SessionStoreUnavailable`` when the store that holds the sessions does not answer:
+        then who sent the request is unknown, which is not the same as nobody.
+        """
         ...
 
 

@@ -15,6 +15,19 @@ class Unauthenticated(DomainError):
         self.reason = reason
 
 
+class SessionStoreUnavailable(DomainError):
+    """The store that holds the sessions did not answer, so who is signed in is unknown.
+
+    Not a sign-out: the request is neither attributed nor refused as anonymous. Trying again after
+    ``retry_after`` seconds may succeed.
+    """
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class InvalidEvent(DomainError):
     """The event breaks a rule; ``field`` names the part of the request that is wrong."""
 

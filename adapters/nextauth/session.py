@@ -85,7 +85,7 @@ class NextAuthSession:
         return cls(
             settings.secrets(),
             settings.version,
-            cookie_name=settings.cookie_name or None,
+            cookie_name=settings.session_cookie_name,
             allow_bearer=settings.allow_bearer,
         )
 

@@ -70,6 +70,11 @@ class NextAuthSettings(msgspec.Struct, frozen=True, kw_only=True):
         return list(dict.fromkeys(secret.reveal() for secret in ordered if secret))
 
     @property
+    def session_cookie_name(self) -> str | None:
+        """The cookie name the app renamed its session cookie to; ``None``: the version's own names."""
+        return self.cookie_name or None
+
+    @property
     def secret_variable(self) -> str:
         """The variable the app's library reads its secret from, to name when none is set."""
         return "NEXTAUTH_SECRET" if self.version == 4 else "AUTH_SECRET"

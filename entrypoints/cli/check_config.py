@@ -13,6 +13,12 @@ from entrypoints.composition.startup_checks import check_can_publish, check_can_
 
 HIDDEN = "(set, hidden)"
 
+SESSION_SOURCES = {
+    "jwt": "the app's encrypted JWT cookie, decrypted with its secret",
+    "database": "the app's database (EVENTGATE_NEXTAUTH_STRATEGY=database): no secret is needed",
+    "memory": "one development user (EVENTGATE_SESSION=memory)",
+}
+
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     check = commands.add_parser(
@@ -67,8 +73,10 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
     """
     rows = describe(environ)
     bus: str | None = None
+    sessions: str | None = None
     try:
         settings = read_settings(environ)
+        sessions = SESSION_SOURCES[settings.session_source]
         check_can_serve(settings)
         check_can_publish(settings)
         asyncio.run(check_reachable(settings))
@@ -78,12 +86,20 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
     else:
         problem = None
     if as_json:
-        report = {"valid": problem is None, "problem": problem, "event_bus": bus, "variables": rows}
+        report = {
+            "valid": problem is None,
+            "problem": problem,
+            "sessions": sessions,
+            "event_bus": bus,
+            "variables": rows,
+        }
         print(json.dumps(report), file=out)
     else:
         width = max(len(row["variable"]) for row in rows)
         for row in rows:
             print(f"{row['variable']:<{width}}  {row['value'] or '-'}  ({row['source']})", file=out)
+        if sessions is not None:
+            print(f"sessions: {sessions}", file=out)
         if bus is not None:
             print(f"event bus: {bus}", file=out)
         print(

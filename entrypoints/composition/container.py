@@ -19,6 +19,7 @@ from adapters.inngest import InngestEventBus, open_http_client
 from adapters.memory import InMemoryEventBus, InMemorySession
 from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
 from adapters.nextauth import NextAuthSession
+from adapters.nextauth_db import DatabaseSession
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.publisher import OutboxPublisher
 from adapters.sqlite_outbox.store import open_outbox_store
@@ -56,10 +57,13 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(Metrics, registry=metrics_registry)
 
     session = providers.Selector(
-        settings.provided.session.backend,
-        nextauth=providers.Singleton(
-            NextAuthSession.from_settings,
-            settings.provided.nextauth,
+        settings.provided.session_source,
+        jwt=providers.Singleton(NextAuthSession.from_settings, settings.provided.nextauth),
+        database=providers.Resource(
+            DatabaseSession.from_settings,
+            settings.provided.nextauth_database,
+            version=settings.provided.nextauth.version,
+            cookie_name=settings.provided.nextauth.session_cookie_name,
         ),
         memory=providers.Singleton(InMemorySession, users_by_token=DEV_USERS),
     )
@@ -146,6 +150,14 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    session_store = providers.Selector(
+        settings.provided.session_source,
+        database=session,
+        jwt=providers.Object(None),
+        memory=providers.Object(None),
+    )
+    """The app's session database, when sessions are read there: a readiness check of its own."""
+
     record_user_event = providers.Factory(
         RecordUserEvent,
         session=session,
@@ -164,8 +176,12 @@ class Container(containers.DeclarativeContainer):
 
     readiness = providers.Selector(
         settings.provided.delivery.mode,
-        outbox=providers.Factory(CheckReadiness, providers.Dict(outbox=outbox, relay=relay)),
-        direct=providers.Factory(CheckReadiness, providers.Dict(event_bus=publisher)),
+        outbox=providers.Factory(
+            CheckReadiness, providers.Dict(outbox=outbox, relay=relay, session_store=session_store)
+        ),
+        direct=providers.Factory(
+            CheckReadiness, providers.Dict(event_bus=publisher, session_store=session_store)
+        ),
     )
 
 

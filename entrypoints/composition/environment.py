@@ -104,6 +104,10 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
 
 
 def _parse(text: str, kind: schema.Type, unit: str | None) -> object:
+    if isinstance(kind, schema.UnionType) and any(isinstance(t, schema.NoneType) for t in kind.types):
+        if not text.strip():
+            return None
+        (kind,) = (t for t in kind.types if not isinstance(t, schema.NoneType))
     if isinstance(kind, schema.IntType):
         return _whole_number(text, kind)
     if isinstance(kind, schema.FloatType):
@@ -166,10 +170,10 @@ def _choice(text: str, allowed: tuple[object, ...]) -> object:
 def _as_text(value: object, format_value: Callable[[Any], str] | None) -> str:
     if format_value is not None:
         return format_value(value)
+    if value is None or isinstance(value, Secret):
+        return ""
     if isinstance(value, bool):
         return "on" if value else "off"
-    if isinstance(value, Secret):
-        return ""
     if isinstance(value, tuple):
         return ",".join(map(str, value))
     if isinstance(value, float) and value.is_integer():

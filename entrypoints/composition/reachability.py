@@ -8,6 +8,7 @@ Redis answer. ``check-config`` also asks the bus, whose absence no command refus
 import sqlite3
 
 from adapters.metrics import MeteredEventBus
+from adapters.nextauth_db import SessionStoreMisconfigured
 from adapters.rate_limit import RedisUnreachable
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from entrypoints.composition.container import Container, build_container
@@ -31,7 +32,8 @@ async def open_outbox(container: Container) -> SqliteOutboxStore:
 
 
 async def check_reachable(settings: Settings) -> None:
-    """Open the outbox and write to it (rolled back), and reach Redis, as ``serve`` will at start."""
+    """Open the outbox and write to it, reach Redis and, in database mode, the app's session database,
+    as ``serve`` will at start. A session database that does not answer yet is no reason to refuse."""
     container = build_container(settings)
     try:
         if settings.delivery.mode == "outbox":
@@ -42,6 +44,10 @@ async def check_reachable(settings: Settings) -> None:
             await resolve(container.rate_policy)
         except RedisUnreachable as error:
             raise ConfigError(f"EVENTGATE_RATE_LIMIT_REDIS_URL: {error}") from None
+        try:
+            await resolve(container.session)
+        except SessionStoreMisconfigured as error:
+            raise ConfigError(f"EVENTGATE_NEXTAUTH_DATABASE_URL: {error.reason}") from None
     finally:
         await shutdown(container)
 

@@ -14,6 +14,7 @@ from msgspec import Meta
 
 from adapters.inngest.settings import InngestSettings
 from adapters.nextauth.settings import NextAuthSettings
+from adapters.nextauth_db.settings import DatabaseSessionSettings
 from adapters.rate_limit.settings import RateLimitSettings
 from adapters.setting_types import Count, PositiveSeconds, Seconds
 from adapters.sqlite_outbox.settings import OutboxSettings
@@ -214,6 +215,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings()
     session: SessionSettings = SessionSettings()
     nextauth: NextAuthSettings = NextAuthSettings()
+    nextauth_database: DatabaseSessionSettings = DatabaseSessionSettings()
     bus: BusSettings = BusSettings()
     inngest: InngestSettings = InngestSettings()
     delivery: DeliverySettings = DeliverySettings()
@@ -222,6 +224,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     events: EventSettings = EventSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def session_source(self) -> Literal["memory", "jwt", "database"]:
+        """Where sessions are read: the development user, the app's JWT cookie, or the app's database."""
+        if self.session.backend == "memory":
+            return "memory"
+        return self.nextauth_database.strategy
 
     @property
     def relay_here(self) -> Literal["on", "off"]:

@@ -1,6 +1,7 @@
 """What a command checks of the settings before it starts, beyond each value on its own."""
 
 from adapters.inngest import InngestConfigError
+from adapters.nextauth_db import DatabaseSession, DatabaseSessionConfigError
 from domain.errors import EventNotAllowed
 from domain.event import EventRules
 from entrypoints.composition.environment import ConfigError
@@ -8,14 +9,20 @@ from entrypoints.composition.settings import Settings
 
 
 def check_can_serve(settings: Settings) -> None:
-    """Serving requests needs a secret to read sessions with, and a default event name it allows."""
+    """Serving requests needs a way to read sessions (the app's secret, or in database mode a usable
+    database setting, and then no secret), and a default event name it allows."""
     events = settings.events
     try:
         EventRules(allowed_names=events.allowed_names).check_name_allowed(events.default_name)
     except EventNotAllowed as error:
         raise ConfigError(f"EVENTGATE_DEFAULT_EVENT_NAME is not allowed: {error}") from None
     nextauth = settings.nextauth
-    if settings.session.backend == "nextauth" and not nextauth.secrets():
+    if settings.session_source == "database":
+        try:
+            DatabaseSession.from_settings(settings.nextauth_database, nextauth.version)
+        except DatabaseSessionConfigError as error:
+            raise ConfigError(str(error)) from None
+    if settings.session_source == "jwt" and not nextauth.secrets():
         raise ConfigError(
             f"no session secret: set {nextauth.secret_variable} to the secret of the Next.js app whose "
             "sessions eventgate serves (or EVENTGATE_SESSION=memory for a development user)"

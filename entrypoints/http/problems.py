@@ -19,6 +19,7 @@ from domain.errors import (
     InvalidEvent,
     OutboxUnavailable,
     RateLimited,
+    SessionStoreUnavailable,
     Unauthenticated,
 )
 from entrypoints.http.health import NotReady
@@ -53,6 +54,19 @@ def problem(
 def _unauthenticated(error: Unauthenticated) -> ProblemDetailsException:
     return problem(
         401, "unauthenticated", "Not signed in", "This request carries no valid session: sign in to the app."
+    )
+
+
+def _session_store_unavailable(error: SessionStoreUnavailable) -> ProblemDetailsException:
+    """Not a sign-out: the session could not be looked up, so the client should try again."""
+    seconds = max(1, math.ceil(error.retry_after))
+    logger.warning("a session could not be looked up: %s", error.reason)
+    return problem(
+        503,
+        "session-store-unavailable",
+        "Session store unavailable",
+        f"The session could not be checked right now; nothing was recorded. Try again in {seconds} s.",
+        headers={"Retry-After": str(seconds)},
     )
 
 
@@ -166,6 +180,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) 
 
 PROBLEM_MAP: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     Unauthenticated: _unauthenticated,
+    SessionStoreUnavailable: _session_store_unavailable,
     MalformedRequest: _malformed_request,
     InvalidEvent: _invalid_event,
     EventNotAllowed: _event_not_allowed,
