@@ -4,6 +4,7 @@ import enum
 import fnmatch
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
@@ -25,6 +26,13 @@ Absent: TypeAlias = Literal[_Absent.ABSENT]
 MAX_NAME_LENGTH = 255
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 """Unicode's control characters (category ``Cc``): these 65 code points, and no others, ever."""
+_INVISIBLE_CATEGORIES = {
+    "Cf": "a format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+"""Characters that change how a name looks without being seen: bidi overrides, zero-width spaces,
+line and paragraph separators. None is ASCII."""
 RESERVED_NAME_PREFIX = "inngest/"
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 
@@ -78,15 +86,36 @@ class EventRules:
 
 
 def check_event_name(name: str) -> None:
-    """Names are what functions subscribe to: non-empty, bounded, printable, and not Inngest's own."""
+    """Names are what functions subscribe to: not blank, bounded, printable, with nothing invisible,
+    and not Inngest's own in any case or spacing."""
     if not name:
         raise InvalidEvent("name", "must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidEvent("name", f"must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    if name.startswith(RESERVED_NAME_PREFIX):
-        raise InvalidEvent("name", f"must not start with {RESERVED_NAME_PREFIX!r}, which Inngest reserves")
     if _CONTROL_CHARACTER.search(name):
         raise InvalidEvent("name", "must not contain control characters")
+    if not name.isascii():
+        _check_nothing_invisible(name)
+    if name.isspace():
+        raise InvalidEvent("name", "must not be blank")
+    if _looks_reserved(name):
+        raise InvalidEvent("name", f"must not start with {RESERVED_NAME_PREFIX!r}, which Inngest reserves")
+
+
+def _check_nothing_invisible(name: str) -> None:
+    category = unicodedata.category
+    for character in name:
+        kind = _INVISIBLE_CATEGORIES.get(category(character))
+        if kind is not None:
+            raise InvalidEvent("name", f"must not contain U+{ord(character):04X}, {kind}")
+
+
+def _looks_reserved(name: str) -> bool:
+    """Whether ``name`` reads as Inngest's prefix: after trimming, in any case, in any compatible
+    form (``inngest/`` in fullwidth letters is the same prefix to a reader)."""
+    if not name.isascii():
+        name = unicodedata.normalize("NFKC", name)
+    return name.strip().casefold().startswith(RESERVED_NAME_PREFIX)
 
 
 def user_event_data(user: User, payload: JsonValue | Absent) -> dict[str, JsonValue]:
