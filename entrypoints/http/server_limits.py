@@ -5,9 +5,10 @@ any connection that sends nothing open for ever; a header that arrives in many r
 by repeated copying, so its cost grows with the square of its size. ``BoundedHttpToolsProtocol`` is
 that protocol with the missing limits:
 
-- a request head is held, unparsed, until its end (``CRLF CRLF``) arrives, then parsed in one go;
-  past ``max_header_bytes``, or with more than ``max_headers`` lines, it is answered 431 and the
-  connection closed, without reading further;
+- a request head that does not arrive whole in one read is held, unparsed, from its second read
+  until its end (``CRLF CRLF``) arrives, then parsed in one go; past ``max_header_bytes``, or with
+  more than ``max_headers`` header lines, it is answered 431 and the connection closed, without
+  reading further;
 - the whole head must arrive within ``header_timeout`` (counted from the connection's opening for
   its first request), and the whole body within ``body_timeout`` of the head; a client too slow is
   answered 408 and closed, and the request under way sees ``http.disconnect``;
@@ -16,9 +17,9 @@ that protocol with the missing limits:
 
 uvicorn itself closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 when as
 many requests are in flight as ``limit_concurrency``; ``uvicorn_options`` sets both from the same
-settings. When a request's head arrives in the same read as the end of the previous request
-(pipelining), that read's bytes are parsed as they come: a head can then exceed the bound by one
-read, at most 256 KiB.
+settings. When a request's head starts in the same read as the end of the previous request
+(pipelining), that read's part of it is not counted: a head can then exceed the bound by one read,
+at most 256 KiB.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ import http
 import resource
 from typing import Any, Final
 
+import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -34,7 +36,6 @@ from uvicorn.server import ServerState
 from entrypoints.http.server_settings import HttpServerSettings
 
 _HEAD_END: Final = b"\r\n\r\n"
-_LINE_END: Final = b"\r\n"
 # What the process needs besides its clients' connections: the listening socket, the outbox, the
 # bus's and Redis's connection pools, log and metrics files.
 _OTHER_FILE_DESCRIPTORS: Final = 256
@@ -42,6 +43,10 @@ _OTHER_FILE_DESCRIPTORS: Final = 256
 
 class ServerLimitsError(Exception):
     """The process cannot hold the connections the settings allow."""
+
+
+class _HeadRefused(Exception):
+    """Raised from a parser callback to stop parsing a head that was answered already."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -58,15 +63,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._settings = settings
-        # Between two requests, or inside a head: what arrives is a head, held until its end arrives.
+        # Between two requests, or inside a head.
         self._reading_head = True
-        # The parser has begun a head it has not finished (requests pipelined into one read).
+        # The parser has begun a head it has not finished, with this many of its bytes.
         self._head_begun = False
-        # Held bytes; the first ``_parsed`` of them are the end of what the parser was last given, kept
-        # only to find a head's end that starts there.
+        self._head_parsed = 0
+        # Bytes held for the parser. The first ``_tail_parsed`` of them are the last bytes it was given,
+        # kept only to find a head's end that starts among them.
         self._held = bytearray()
-        self._parsed = 0
-        self._parsed_tail = b""
+        self._tail_parsed = 0
         self._head_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
 
@@ -84,79 +89,97 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._reading_head:
+        starts_head = self._reading_head
+        parsed: bytes | bytearray = data
+        if starts_head and (self._held or self._head_begun or len(data) > self._settings.max_header_bytes):
             head = self._whole_head(data)
             if head is None:
                 return
-            data = head
-        super().data_received(data)
+            parsed = head
+        self._parse(parsed)
         if self._reading_head:
             if self._head_begun:
-                self._parsed_tail = data[-len(_HEAD_END) + 1 :]
+                # Part of a head came: the rest is held until its end, which may start in this read.
+                self._held += parsed[-len(_HEAD_END) + 1 :]
+                self._tail_parsed = len(self._held)
+                self._head_parsed = len(parsed) if starts_head else 0
                 self._expect_head_in_time()
             return
         cycle = self.cycle
         if cycle is not None and cycle.more_body and self._body_deadline is None:
             self._body_deadline = self.loop.call_later(self._settings.body_timeout, self._body_too_slow)
 
-    def _whole_head(self, data: bytes) -> bytes | None:
-        """What to parse once a head has ended within its bounds: the bytes held, and ``data``.
+    def _parse(self, data: bytes | bytearray) -> None:
+        """Hand ``data`` to the parser as uvicorn does, but leave a head answered already as it is."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            if not isinstance(error.__context__, _HeadRefused):
+                self._invalid_request()
+        except httptools.HttpParserError:
+            self._invalid_request()
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
 
-        ``None`` while the head has not ended (``data`` is then held), or when it broke a bound (it is
-        then answered).
+    def _invalid_request(self) -> None:
+        message = "Invalid HTTP request received."
+        self.logger.warning(message)
+        self.send_400_response(message)
+
+    def _whole_head(self, data: bytes) -> bytearray | None:
+        """What to parse once a head has ended within its bound: the bytes held, and ``data``.
+
+        ``None`` while the head has not ended (``data`` is then held), or when it outgrew its bound (it
+        is then answered).
         """
         held = self._held
-        if held or self._parsed_tail:
-            if not held:
-                self._unset_keepalive_if_required()
-                held += self._parsed_tail
-                self._parsed, self._parsed_tail = len(self._parsed_tail), b""
-            search_from = max(len(held) - len(_HEAD_END) + 1, 0)
-            held += data
-            received: bytes | bytearray = held
-        else:
-            search_from = 0
-            received = data
-        start = self._parsed
-        end = received.find(_HEAD_END, search_from)
-        size = (len(received) if end == -1 else end + len(_HEAD_END)) - start
-        if size > self._settings.max_header_bytes or (
-            end != -1 and received.count(_LINE_END, start, end) > self._settings.max_headers
-        ):
+        search_from = max(len(held) - len(_HEAD_END) + 1, 0)
+        held += data
+        end = held.find(_HEAD_END, search_from)
+        received = len(held) if end == -1 else end + len(_HEAD_END)
+        if self._head_parsed + received - self._tail_parsed > self._settings.max_header_bytes:
             self._answer_and_close(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
             return None
         if end == -1:
-            if not held:
-                self._unset_keepalive_if_required()
-                held += data
+            self._unset_keepalive_if_required()
             self._expect_head_in_time()
             return None
-        if not held:
-            return data
-        self._held, self._parsed = bytearray(), 0
-        return bytes(received[start:])
+        head = held[self._tail_parsed :]
+        self._held, self._tail_parsed = bytearray(), 0
+        return head
 
     def _expect_head_in_time(self) -> None:
         if self._head_deadline is None:
             self._head_deadline = self.loop.call_later(self._settings.header_timeout, self._head_too_slow)
 
+    # The parser's callbacks run for every request: they call uvicorn's own directly, which costs less
+    # than ``super()``.
+
     def on_message_begin(self) -> None:
         self._head_begun = True
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
 
     def on_headers_complete(self) -> None:
         self._reading_head = self._head_begun = False
+        self._head_parsed = 0
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
-        super().on_headers_complete()
+        if len(self.headers) > self._settings.max_headers:
+            self._answer_and_close(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            raise _HeadRefused
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._reading_head = True
         if self._body_deadline is not None:
             self._body_deadline.cancel()
             self._body_deadline = None
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     def _head_too_slow(self) -> None:
         self._head_deadline = None
@@ -179,7 +202,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _answer_and_close(self, status: http.HTTPStatus, extra_headers: bytes = b"") -> None:
         """Answer ``status`` with its phrase as a plain-text body, and close the connection."""
         self._cancel_deadlines()
-        self._held, self._parsed, self._parsed_tail = bytearray(), 0, b""
+        self._held, self._tail_parsed = bytearray(), 0
         body = status.phrase.encode("ascii")
         head = [f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode("ascii")]
         head.extend(name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers)

@@ -73,7 +73,7 @@ def bounded_server(settings: HttpServerSettings, *, stock: bool = False) -> Iter
     protocol instead, with uvicorn's defaults, to compare with."""
     options: dict[str, Any] = {"http": "httptools"} if stock else uvicorn_options(settings)
     tiny = TinyApp()
-    config = uvicorn.Config(tiny, loop="uvloop", lifespan="off", log_level="critical", **options)
+    config = uvicorn.Config(tiny, loop="uvloop", lifespan="off", log_config=None, access_log=False, **options)
     server = uvicorn.Server(config)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -96,6 +96,26 @@ def test_five_thousand_headers_are_answered_431(server: RunningServer) -> None:
     assert response.startswith(b"HTTP/1.1 431 ")
 
 
+def test_more_header_lines_than_allowed_are_answered_431_however_short(server: RunningServer) -> None:
+    headers = b"".join(b"x%d:\r\n" % i for i in range(SETTINGS.max_headers + 1))
+
+    with server.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\n" + headers + b"\r\n")
+        response = answer(connection)
+
+    assert len(headers) < SETTINGS.max_header_bytes // 4
+    assert response.startswith(b"HTTP/1.1 431 ")
+
+
+def test_as_many_header_lines_as_allowed_are_served(server: RunningServer) -> None:
+    headers = b"".join(b"x%d:\r\n" % i for i in range(SETTINGS.max_headers))
+
+    with server.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\n" + headers + b"\r\n")
+        connection.settimeout(1.0)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
 def test_a_head_trickled_a_byte_at_a_time_is_closed_at_its_deadline(server: RunningServer) -> None:
     started = time.monotonic()
     with server.connect() as connection:

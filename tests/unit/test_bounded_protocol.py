@@ -52,7 +52,7 @@ class FakeTransport(asyncio.Transport):
 
 async def exchange(reads: list[bytes]) -> FakeTransport:
     """The protocol given ``reads`` one by one, the app's tasks run between them."""
-    config = uvicorn.Config(TinyApp(), lifespan="off")
+    config = uvicorn.Config(TinyApp(), lifespan="off", log_config=None, access_log=False)
     protocol = BoundedHttpToolsProtocol(config, ServerState(), {}, settings=HttpServerSettings())
     transport = FakeTransport()
     protocol.connection_made(transport)
