@@ -26,19 +26,34 @@ import asyncio
 import functools
 import http
 import resource
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from entrypoints.http.server_settings import HttpServerSettings
-
 _HEAD_END: Final = b"\r\n\r\n"
 # What the process needs besides its clients' connections: the listening socket, the outbox, the
 # bus's and Redis's connection pools, log and metrics files.
 _OTHER_FILE_DESCRIPTORS: Final = 256
+
+
+class ServerLimits(Protocol):
+    """The limits, as ``HttpServerSettings`` holds them: sizes in bytes, times in seconds."""
+
+    @property
+    def max_header_bytes(self) -> int: ...
+    @property
+    def max_headers(self) -> int: ...
+    @property
+    def header_timeout(self) -> float: ...
+    @property
+    def body_timeout(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def keepalive_timeout(self) -> float: ...
 
 
 class ServerLimitsError(Exception):
@@ -59,7 +74,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
-        settings: HttpServerSettings,
+        settings: ServerLimits,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._settings = settings
@@ -220,7 +235,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_deadline = self._body_deadline = None
 
 
-def uvicorn_options(settings: HttpServerSettings) -> dict[str, Any]:
+def uvicorn_options(settings: ServerLimits) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.run`` or ``uvicorn.Config`` that hold the server to
     ``settings``. The protocol is a ``functools.partial`` of a module-level class, so that
     ``--workers N`` can hand it to each worker process."""
@@ -233,7 +248,7 @@ def uvicorn_options(settings: HttpServerSettings) -> dict[str, Any]:
     }
 
 
-def ensure_file_descriptors(settings: HttpServerSettings) -> int:
+def ensure_file_descriptors(settings: ServerLimits) -> int:
     """Raise the process's soft limit on open files so that ``max_connections`` fit with room to
     spare, up to the hard limit; return the limit now in force. Workers inherit it.
 
