@@ -4,6 +4,7 @@ import enum
 import fnmatch
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
@@ -23,8 +24,22 @@ ABSENT = _Absent.ABSENT
 Absent: TypeAlias = Literal[_Absent.ABSENT]
 
 MAX_NAME_LENGTH = 255
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
-"""Unicode's control characters (category ``Cc``): these 65 code points, and no others, ever."""
+FORBIDDEN_NAME_CHARACTERS = (
+    "\\x00-\\x1f\\x7f-\\x9f\\xad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e"
+    "\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd"
+    "\\U000110cd\\U00013430-\\U00013438\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001"
+    "\\U000e0020-\\U000e007f"
+)
+"""The characters a name may not hold, as the inside of a regular expression's ``[...]``: Unicode's
+control characters (``Cc``), and those that change how a name looks without being seen, format
+characters (``Cf``: bidi overrides, zero-width spaces) and line and paragraph separators (``Zl``,
+``Zp``), as Unicode 14 (Python 3.11) has them."""
+_FORBIDDEN_CHARACTER = re.compile(f"[{FORBIDDEN_NAME_CHARACTERS}]")
+_FORBIDDEN_KINDS = {
+    "Cf": "a format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
 RESERVED_NAME_PREFIX = "inngest/"
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 
@@ -78,15 +93,34 @@ class EventRules:
 
 
 def check_event_name(name: str) -> None:
-    """Names are what functions subscribe to: non-empty, bounded, printable, and not Inngest's own."""
+    """Names are what functions subscribe to: not blank, bounded, printable, with nothing invisible,
+    and not Inngest's own in any case or spacing."""
     if not name:
         raise InvalidEvent("name", "must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidEvent("name", f"must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    if name.startswith(RESERVED_NAME_PREFIX):
+    forbidden = _FORBIDDEN_CHARACTER.search(name)
+    if forbidden is not None:
+        _refuse_character(forbidden.group())
+    if name.isspace():
+        raise InvalidEvent("name", "must not be blank")
+    if _looks_reserved(name):
         raise InvalidEvent("name", f"must not start with {RESERVED_NAME_PREFIX!r}, which Inngest reserves")
-    if _CONTROL_CHARACTER.search(name):
+
+
+def _refuse_character(character: str) -> None:
+    kind = _FORBIDDEN_KINDS.get(unicodedata.category(character))
+    if kind is None:
         raise InvalidEvent("name", "must not contain control characters")
+    raise InvalidEvent("name", f"must not contain U+{ord(character):04X}, {kind}")
+
+
+def _looks_reserved(name: str) -> bool:
+    """Whether ``name`` reads as Inngest's prefix: after trimming, in any case, in any compatible
+    form (``inngest/`` in fullwidth letters is the same prefix to a reader)."""
+    if not name.isascii():
+        name = unicodedata.normalize("NFKC", name)
+    return name.strip().casefold().startswith(RESERVED_NAME_PREFIX)
 
 
 def user_event_data(user: User, payload: JsonValue | Absent) -> dict[str, JsonValue]:

@@ -1,8 +1,9 @@
-"""The session cookie: its names, the ``Cookie`` header, and the chunks a large token is split into."""
+"""The session cookie: its names, the chunks a large token is split into, and the header they make.
+
+``cookie_parsing`` reads a ``Cookie`` header as the app's library does."""
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import unquote_to_bytes
 
 from adapters.nextauth.errors import MalformedToken
 from adapters.nextauth.keys import Version
@@ -12,7 +13,6 @@ SECURE_PREFIX = "__Secure-"
 # Each library splits a token into chunks of 4096 bytes minus its estimate of a cookie's attributes.
 CHUNK_SIZES: Mapping[Version, int] = {4: 4096 - 163, 5: 4096 - 160}
 _CHUNK_SUFFIX = re.compile(r"\.([0-9]+)")
-_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def default_cookie_name(version: Version, *, secure: bool) -> str:
@@ -28,37 +28,6 @@ def session_cookie_names(version: Version, cookie_name: str | None, secure: bool
     if secure is None:
         return default_cookie_name(version, secure=True), default_cookie_name(version, secure=False)
     return (default_cookie_name(version, secure=secure),)
-
-
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """The cookies of a ``Cookie`` header, read as the ``cookie`` package that NextAuth uses reads them.
-
-    Pairs are split on ``;``, names and values trimmed of spaces and tabs, pairs without ``=``
-    skipped, the first of two same-named cookies kept, and percent-escapes decoded when they
-    decode to UTF-8 (the value is kept as sent otherwise).
-    """
-    cookies: dict[str, str] = {}
-    for pair in header.split(";"):
-        name, equals, value = pair.partition("=")
-        if equals:
-            cookies.setdefault(name.strip(" \t"), _cookie_value(value.strip(" \t")))
-    return cookies
-
-
-def _cookie_value(value: str) -> str:
-    if "%" not in value:
-        return value
-    try:
-        return decode_uri_component(value)
-    except ValueError:
-        return value
-
-
-def decode_uri_component(text: str) -> str:
-    """JavaScript's ``decodeURIComponent``: ``ValueError`` for a stray ``%`` or escapes that are not UTF-8."""
-    if _STRAY_PERCENT.search(text):
-        raise ValueError("a % that starts no escape")
-    return unquote_to_bytes(text).decode("utf-8")
 
 
 def find_session_token(cookies: Mapping[str, str], names: Sequence[str]) -> tuple[str, str] | None:

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 from adapters.nextauth import codec
 from adapters.nextauth.claims import check_not_before, check_not_expired, numeric_date, session_user
-from adapters.nextauth.cookies import decode_uri_component, find_session_token, session_cookie_names
+from adapters.nextauth.cookie_parsing import decode_uri_component
+from adapters.nextauth.cookies import find_session_token, session_cookie_names
 from adapters.nextauth.errors import ExpiredToken, MalformedToken, NoSessionCookie, TokenRejected
 from adapters.nextauth.keys import Version, keyring
 from adapters.nextauth.settings import NextAuthSettings

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from adapters.nextauth import codec
 from adapters.nextauth.claims import session_user
+from adapters.nextauth.cookie_parsing import cookie_parser
 from adapters.nextauth.cookies import (
     chunk_cookies,
     cookie_header,
     default_cookie_name,
     find_session_token,
-    parse_cookie_header,
     session_cookie_names,
 )
 from adapters.nextauth.errors import FailureReason, NoSessionCookie, TokenRejected
@@ -74,11 +74,12 @@ def decode_session_cookie(
 ) -> DecodedSession | DecodeFailure:
     """What the session cookie in ``cookie_header`` holds, checked as the app would check it at ``now``.
 
-    Without ``cookie_name`` both the ``__Secure-`` and the plain default name are looked for.
+    The header is read as the app's library reads it. Without ``cookie_name`` both the ``__Secure-``
+    and the plain default name are looked for.
     """
     names = session_cookie_names(version, cookie_name, None)
     try:
-        found = find_session_token(parse_cookie_header(cookie_header), names)
+        found = find_session_token(cookie_parser(version)(cookie_header), names)
         if found is None:
             raise NoSessionCookie("the header has no session cookie with a value")
         name, token = found

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from adapters.metrics import MULTIPROC_DIR_ENV, reset_multiprocess_dir
+from entrypoints.cli.server_limits import ServerLimitsError, ensure_file_descriptors, uvicorn_options
 from entrypoints.composition.environment import ConfigError, read_settings
 from entrypoints.composition.logs import configure_logging
 from entrypoints.composition.reachability import check_reachable
@@ -41,6 +42,10 @@ def run_serve(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
     port = arguments.port or settings.http.port
     check_port_free(host, port)
     asyncio.run(check_reachable(settings))
+    try:
+        ensure_file_descriptors(settings.server)
+    except ServerLimitsError as error:
+        raise ConfigError(str(error)) from None
     configure_logging(settings.logging.level, settings.logging.format)
     with metrics_shared_between(workers, os.environ):
         uvicorn.run(
@@ -53,6 +58,7 @@ def run_serve(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
             access_log=False,
             proxy_headers=bool(settings.http.trusted_proxies),
             forwarded_allow_ips=list(settings.http.trusted_proxies) or None,
+            **uvicorn_options(settings.server),
         )
     return 0
 

@@ -6,10 +6,12 @@ from importlib.metadata import version
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 
 from adapters.metrics import Metrics
+from adapters.nextauth import cookie_parser
 from application.ports import OutboxAdminPort, OutboxStatus
 from entrypoints.composition.container import Container
 from entrypoints.composition.heap import freeze_startup_heap
@@ -56,6 +58,7 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
     metrics = container.metrics()
     outbox_status = read_outbox_status(container) if settings.delivery.mode == "outbox" else None
     app = Litestar(
+        state=State({"read_cookies": cookie_parser(settings.nextauth.version)}),
         route_handlers=[api, healthz, readyz, metrics_handler(container.metrics_registry(), outbox_status)],
         plugins=[ProblemDetailsPlugin(problem_details_config(settings.http.max_body_bytes))],
         exception_handlers={Exception: unexpected_error_handler},

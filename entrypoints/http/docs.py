@@ -11,7 +11,7 @@ from litestar.enums import MediaType, ParamType
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, RequestBody, Schema
 
-from domain.event import MAX_NAME_LENGTH, RESERVED_NAME_PREFIX
+from domain.event import FORBIDDEN_NAME_CHARACTERS, MAX_NAME_LENGTH
 from domain.event_ids import MAX_IDEMPOTENCY_KEY_LENGTH
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,8 +35,8 @@ REQUEST_SCHEMA = Schema(
             type=OpenAPIType.STRING,
             min_length=1,
             max_length=MAX_NAME_LENGTH,
-            pattern="^[^\\x00-\\x1f\\x7f-\\x9f]*$",
-            schema_not=Schema(pattern=f"^{RESERVED_NAME_PREFIX}"),
+            pattern=f"^[^{FORBIDDEN_NAME_CHARACTERS}]*[^{FORBIDDEN_NAME_CHARACTERS}\\s][^{FORBIDDEN_NAME_CHARACTERS}]*$",
+            schema_not=Schema(pattern="^\\s*[Ii][Nn][Nn][Gg][Ee][Ss][Tt]/"),
             description="The event name (no control characters, not starting with `inngest/`); "
             "the configured default when absent.",
         ),

@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, post
-from litestar._parsers import parse_cookie_string
 from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
@@ -24,7 +23,7 @@ from domain.event import ABSENT
 from domain.event_ids import MAX_IDEMPOTENCY_KEY_LENGTH
 from entrypoints.http.docs import PROBLEM_RESPONSES, REQUEST_SCHEMA
 from entrypoints.http.json_answer import JsonAnswer
-from entrypoints.http.record_event import record_user_event_of
+from entrypoints.http.record_event import cookies_of, record_user_event_of
 from entrypoints.http.request_body import (
     MAX_JSON_DEPTH,
     RecordEventResponse,
@@ -145,7 +144,8 @@ def record_batch_handler(max_events: int) -> HTTPRouteHandler:
         use_case = record_user_event_of(request.app.state)
         user = await use_case.admit(
             SessionCredentials(
-                cookies=parse_cookie_string(cookie) if cookie else {}, authorization=headers.authorization
+                cookies=cookies_of(request.app.state)(cookie) if cookie else {},
+                authorization=headers.authorization,
             ),
             client[0] if client else None,
         )

@@ -4,9 +4,9 @@ from typing import Any, cast
 
 import msgspec
 from litestar import Request, post
-from litestar._parsers import parse_cookie_string
 from litestar.datastructures import State
 
+from adapters.nextauth import CookieParser
 from application.ports import SessionCredentials
 from application.record_user_event import RecordUserEvent
 from domain.event import ABSENT
@@ -14,6 +14,12 @@ from entrypoints.http.docs import PROBLEM_RESPONSES, RecordEventOperation
 from entrypoints.http.json_answer import JsonAnswer
 from entrypoints.http.request_body import RecordEventResponse, decode_record_event_request, read_body
 from entrypoints.http.request_guards import request_headers
+
+
+def cookies_of(state: State) -> CookieParser:
+    """The bridge to the ``Cookie`` header parser of the app's NextAuth version: the library's own rules
+    (which duplicate wins, quotes, decoding), so that eventgate finds the session the app finds."""
+    return cast(CookieParser, state.read_cookies)
 
 
 def record_user_event_of(state: State) -> RecordUserEvent:
@@ -46,8 +52,7 @@ async def record_event(request: Request[Any, Any, Any]) -> RecordEventResponse:
     use_case = record_user_event_of(request.app.state)
     user = await use_case.admit(
         SessionCredentials(
-            # what ``request.cookies`` gives, without building Litestar's ``Headers`` to read one
-            cookies=parse_cookie_string(cookie) if cookie else {},
+            cookies=cookies_of(request.app.state)(cookie) if cookie else {},
             authorization=headers.authorization,
         ),
         client[0] if client else None,

@@ -40,11 +40,13 @@ _decoder = msgspec.json.Decoder(RecordEventRequest)
 _LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
 """msgspec calls this "Input data was truncated", which sends a reader looking in the wrong place."""
 _EMPTY = RecordEventRequest()
+JSON_WHITESPACE = b" \t\r\n"
+"""What JSON calls whitespace; ``bytes.strip()`` also strips vertical tabs and form feeds."""
 
 
 def decode_record_event_request(body: bytes) -> RecordEventRequest:
     """Decode a request body; an empty (or blank) body means "the default event, no data"."""
-    if not body.strip():
+    if not body.strip(JSON_WHITESPACE):
         return _EMPTY
     request = decode_strictly(_decoder, body)
     if may_nest_too_deep(body) and json_depth(request.data) > MAX_JSON_DEPTH:

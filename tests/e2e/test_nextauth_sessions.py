@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus
+from adapters.nextauth import Version, mint_session_cookie
 from entrypoints.http.app import create_app
 from tests.containers import container_for
 from tests.e2e.conftest import KeepEverything, watch_for
@@ -139,3 +140,21 @@ async def test_the_secret_watch_sees_the_session_adapters_debug_log(
     await post_with_cookie(app_for({"NEXTAUTH_SECRET": SECRET}), "next-auth.session-token=not-a-token")
 
     assert "adapters.nextauth" in no_secret_is_ever_logged.loggers
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_a_session_planted_after_the_victims_does_not_take_the_victims_events(
+    app_for: AppFor, bus: InMemoryEventBus, version: int
+) -> None:
+    chosen: Version = 4 if version == 4 else 5
+    name = "next-auth.session-token" if version == 4 else "authjs.session-token"
+    victim = mint_session_cookie(SECRET, chosen, {"sub": "victim"}, cookie_name=name)
+    attacker = mint_session_cookie(SECRET, chosen, {"sub": "attacker"}, cookie_name=name)
+    app = app_for(
+        {"NEXTAUTH_SECRET": SECRET, "AUTH_SECRET": SECRET, "EVENTGATE_NEXTAUTH_VERSION": str(version)}
+    )
+
+    response = await post_with_cookie(app, f"{victim}; {attacker}")
+
+    assert response.status_code == 200, response.text
+    assert bus.published[0].data["user"] == {"id": "victim"}

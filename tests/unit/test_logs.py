@@ -1,8 +1,13 @@
+import codecs
 import json
 import logging
+import re
 import sys
 
-from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter
+from hypothesis import given
+from hypothesis import strategies as st
+
+from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter, console_safe
 
 
 def a_record(**extra: object) -> logging.LogRecord:
@@ -40,3 +45,72 @@ def test_console_lines_are_readable_with_the_extra_fields_at_the_end() -> None:
     line = ConsoleFormatter().format(a_record(request_id="r1"))
 
     assert "INFO    eventgate.access: POST /api 200 request_id=r1" in line
+
+
+def a_request_record(path: str) -> logging.LogRecord:
+    record = a_record(path=path, status=404)
+    record.args = ("POST", path, 404)
+    record.msg = "%s %s %d"
+    return record
+
+
+# What a terminal acts on: C0 and C1 controls, DEL, line and paragraph separators, bidi overrides.
+TERMINAL_ACTS_ON = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def test_console_lines_show_a_path_s_line_breaks_and_escapes_instead_of_writing_them() -> None:
+    path = "/x\r\n2026-01-01 00:00:00,000 INFO    eventgate.access: POST /api 200 user_id=ada\x1b[2J"
+
+    line = ConsoleFormatter().format(a_request_record(path))
+
+    assert line.splitlines() == [line]
+    assert TERMINAL_ACTS_ON.search(line) is None
+    assert "POST /x\\r\\n2026-01-01" in line
+    assert "user_id=ada\\x1b[2J 404" in line
+
+
+def test_console_fields_holding_spaces_or_equals_signs_are_quoted_so_they_read_as_one_field() -> None:
+    line = ConsoleFormatter().format(a_record(path='/x user_id=ada "q"', user_id="", event_ids=["e1", "e2"]))
+
+    assert 'path="/x user_id=ada \\"q\\""' in line
+    assert 'user_id=""' in line
+    assert "event_ids=\"['e1', 'e2']\"" in line
+
+
+def raise_with(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_console_tracebacks_are_indented_lines_under_their_record_whatever_the_error_says() -> None:
+    try:
+        raise_with("bad\n2026-01-01 00:00:00,000 INFO    eventgate.access: forged\x1b[2J")
+    except ValueError:
+        record = a_record()
+        record.exc_info = sys.exc_info()
+
+    first, *rest = ConsoleFormatter().format(record).split("\n")
+
+    assert "POST /api 200" in first
+    assert rest
+    assert all(part.startswith("    ") for part in rest)
+    assert any("forged\\x1b[2J" in part for part in rest)
+    assert TERMINAL_ACTS_ON.search("".join(rest)) is None
+
+
+@given(message=st.text(), value=st.text())
+def test_a_console_record_is_one_line_without_terminal_controls_whatever_its_fields_hold(
+    message: str, value: str
+) -> None:
+    record = a_record(path=value)
+    record.msg, record.args = message, ()
+
+    line = ConsoleFormatter().format(record)
+
+    assert TERMINAL_ACTS_ON.search(line) is None
+    assert len(line.splitlines()) == 1
+
+
+@given(st.text())
+def test_console_escapes_read_back_as_the_text_they_stand_for(text: str) -> None:
+    escaped = console_safe(text).encode("ascii", "backslashreplace")
+    assert codecs.decode(escaped, "unicode_escape") == text

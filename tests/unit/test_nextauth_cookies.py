@@ -1,4 +1,4 @@
-"""The session cookie: names, the Cookie header as browsers send it, and chunks."""
+"""The session cookie: names, chunks, and JavaScript's decodeURIComponent."""
 
 from random import Random
 
@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.nextauth.cookie_parsing import decode_uri_component
 from adapters.nextauth.cookies import (
     chunk_cookies,
     cookie_header,
-    decode_uri_component,
     join_chunks,
-    parse_cookie_header,
     session_cookie_names,
 )
 from adapters.nextauth.errors import MalformedToken
@@ -19,27 +18,6 @@ from adapters.nextauth.keys import Version
 
 NAME = "authjs.session-token"
 versions: st.SearchStrategy[Version] = st.sampled_from([4, 5])
-
-
-def test_parses_a_cookie_header_as_a_browser_sends_it() -> None:
-    header = 'theme=dark;  _ga=GA1.2.3 ;\tcsrf=abc%7Cdef; flag; empty=; quoted="x"; eq=a=b'
-    assert parse_cookie_header(header) == {
-        "theme": "dark",
-        "_ga": "GA1.2.3",
-        "csrf": "abc|def",
-        "empty": "",
-        "quoted": '"x"',
-        "eq": "a=b",
-    }
-
-
-def test_keeps_the_first_of_two_cookies_with_one_name() -> None:
-    assert parse_cookie_header("a=1; a=2") == {"a": "1"}
-
-
-@pytest.mark.parametrize("value", ["100%", "%zz", "%E0%A4%A", "%ff"])
-def test_keeps_a_value_whose_percent_escapes_do_not_decode(value: str) -> None:
-    assert parse_cookie_header(f"a={value}") == {"a": value}
 
 
 @pytest.mark.parametrize(("text", "expected"), [("a%2Eb", "a.b"), ("%C3%A9", "é"), ("plain", "plain")])

@@ -4,8 +4,6 @@ from typing import Any, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
-from litestar import Request
-from litestar._parsers import parse_cookie_string
 from litestar.datastructures import Headers
 from litestar.types import Scope
 
@@ -53,16 +51,6 @@ def test_each_header_is_what_litestars_headers_get_gives(raw: list[tuple[bytes, 
 
     for name in READ:
         assert field(read, name) == litestar.get(name), name
-
-
-@given(st.lists(cookie_values, max_size=3), raw_headers)
-def test_cookies_parsed_from_the_cookie_header_are_litestars_request_cookies(
-    cookies: list[bytes], others: list[tuple[bytes, bytes]]
-) -> None:
-    raw = [*((b"Cookie" if i % 2 else b"cookie", value) for i, value in enumerate(cookies)), *others]
-    cookie = read_request_headers(raw).cookie
-
-    assert (parse_cookie_string(cookie) if cookie else {}) == Request(http_scope(raw)).cookies
 
 
 def test_the_headers_are_read_once_per_request() -> None:

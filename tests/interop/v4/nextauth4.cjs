@@ -26,6 +26,10 @@ const ops = {
     const req = { cookies: cookie.parse(cookieHeader), headers }
     return { claims: await getToken({ req, secret, secureCookie, logger: silent }) }
   },
+  // The cookies next-auth finds in each Cookie header: `cookie.parse` of the `cookie` it depends on.
+  parseCookies({ headers }) {
+    return { cookies: headers.map((header) => cookie.parse(header)) }
+  },
   chunk({ name, value }) {
     const store = new SessionStore({ name, options: {} }, { cookies: {}, headers: {} }, silent)
     return { cookies: store.chunk(value, {}).map((c) => [c.name, c.value]) }

@@ -11,6 +11,11 @@ const { SessionStore } = await import(
   new URL("./node_modules/@auth/core/lib/utils/cookie.js", import.meta.url).href
 )
 
+// The Cookie header parser @auth/core uses, a copy of `cookie` it keeps among its own modules.
+const { parse: parseCookie } = await import(
+  new URL("./node_modules/@auth/core/lib/vendored/cookie.js", import.meta.url).href
+)
+
 const silent = { debug() {}, warn() {}, error() {} }
 
 const ops = {
@@ -29,6 +34,10 @@ const ops = {
     if (cookieHeader !== undefined) headers.set("cookie", cookieHeader)
     if (authorization !== undefined) headers.set("authorization", authorization)
     return { claims: await getToken({ req: { headers }, secret, secureCookie, logger: silent }) }
+  },
+  // The cookies @auth/core finds in each Cookie header.
+  parseCookies({ headers }) {
+    return { cookies: headers.map((header) => parseCookie(header)) }
   },
   chunk({ name, value }) {
     const store = new SessionStore({ name, options: {} }, {}, silent)

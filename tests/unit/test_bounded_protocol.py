@@ -1,0 +1,88 @@
+"""The bounded protocol reads requests however a client's bytes are cut into reads: a head is held
+until its end arrives, even when that end is split between reads or comes just after a pipelined
+request, and only then parsed."""
+
+import asyncio
+import itertools
+from typing import Any
+
+import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from uvicorn.server import ServerState
+
+from entrypoints.cli.server_limits import BoundedHttpToolsProtocol
+from entrypoints.composition.settings import HttpServerSettings
+from tests.integration.bounded_server import TinyApp
+
+REQUESTS = (
+    b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    b"GET /second HTTP/1.1\r\nHost: a\r\nCookie: next-auth.session-token=x\r\n\r\n",
+    b"POST /third HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n\r\n\r",
+)
+ANSWERS = (b"\r\n\r\n5", b"\r\n\r\nok", b"\r\n\r\n3")
+
+
+class FakeTransport(asyncio.Transport):
+    """Keeps what the protocol writes; reading can be paused and resumed, as uvicorn's flow control does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def exchange(reads: list[bytes]) -> FakeTransport:
+    """The protocol given ``reads`` one by one, the app's tasks run between them."""
+    config = uvicorn.Config(TinyApp(), lifespan="off", log_config=None, access_log=False)
+    protocol = BoundedHttpToolsProtocol(config, ServerState(), {}, settings=HttpServerSettings())
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    for read in reads:
+        protocol.data_received(read)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    protocol.connection_lost(None)
+    return transport
+
+
+def cut(data: bytes, at: list[int]) -> list[bytes]:
+    edges = [0, *sorted(set(at)), len(data)]
+    return [data[start:end] for start, end in itertools.pairwise(edges) if end > start]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, len(b"".join(REQUESTS))), max_size=12))
+def test_three_pipelined_requests_are_answered_in_order_however_their_bytes_are_cut(at: list[int]) -> None:
+    written = bytes(asyncio.run(exchange(cut(b"".join(REQUESTS), at))).written)
+
+    responses = written.split(b"HTTP/1.1 ")[1:]
+    assert len(responses) == len(REQUESTS), written
+    for response, body in zip(responses, ANSWERS, strict=True):
+        assert response.startswith(b"200 OK\r\n")
+        assert response.endswith(body)
+
+
+def test_a_head_whose_end_straddles_two_reads_after_a_pipelined_request_is_answered() -> None:
+    first, second = REQUESTS[0], REQUESTS[1]
+    written = asyncio.run(exchange([first + second[:-1], second[-1:]])).written
+
+    assert written.count(b"HTTP/1.1 200 OK") == 2
