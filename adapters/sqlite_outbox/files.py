@@ -1,5 +1,6 @@
 """The outbox's files hold users' names and emails: readable and writable by their owner only."""
 
+import contextlib
 import logging
 import os
 import stat
@@ -21,7 +22,11 @@ def make_private(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
         os.chmod(path.parent, 0o700)
-    os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    if not path.exists():
+        # Only a file not yet there is opened here: closing any descriptor of a file drops every
+        # POSIX lock this process holds on it, SQLite's included.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o600))
     for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)):
         try:
             mode = stat.S_IMODE(file.stat().st_mode)
