@@ -35,10 +35,11 @@ def unique_name(prefix: str) -> str:
 class NatsServer:
     """``nats-server -js`` on ``port``, storing in ``folder``; ``kill`` and ``start`` keep both."""
 
-    def __init__(self, folder: Path, *, max_payload: int | None = None) -> None:
+    def __init__(self, folder: Path, *, max_payload: int | None = None, token: str | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self._max_payload = max_payload
+        self._token = token
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +54,8 @@ class NatsServer:
         ]
         if self._max_payload is not None:
             lines.append(f"max_payload: {self._max_payload}")
+        if self._token is not None:
+            lines.append(f'authorization {{ token: "{self._token}" }}')
         config.write_text("\n".join(lines) + "\n")
         with (self.folder / "nats.log").open("ab") as log:
             self._process = subprocess.Popen([NATS_SERVER, "-c", str(config)], stdout=log, stderr=log)

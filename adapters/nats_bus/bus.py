@@ -31,7 +31,7 @@ from adapters.nats_bus.connection import Redactor, connect_options, server_names
 from adapters.nats_bus.errors import NatsConfigError
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nats_bus.stream import ensure_stream
-from adapters.nats_bus.subjects import subject_token
+from adapters.nats_bus.subjects import check_prefix, subject_token
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
@@ -109,6 +109,11 @@ class NatsEventBus:
     """
 
     def __init__(self, settings: NatsSettings) -> None:
+        """Raise ``NatsConfigError`` when the subject prefix is not a literal subject."""
+        try:
+            check_prefix(settings.subject_prefix)
+        except ValueError as error:
+            raise NatsConfigError(f"EVENTGATE_NATS_SUBJECT_PREFIX: {error}") from None
         self._settings = settings
         self._redact = Redactor(settings)
         self._servers = server_names(settings)
@@ -173,8 +178,11 @@ class NatsEventBus:
         logger.info("connected to NATS (%s); stream %s", self._servers, self._settings.stream)
 
     async def _on_error(self, error: Exception) -> None:
-        self._last_error = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
-        logger.warning("NATS (%s): %s", self._servers, self._last_error)
+        """Log each error once in a row: reconnecting repeats the same one several times a second."""
+        said = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+        if said != self._last_error:
+            logger.warning("NATS (%s): %s", self._servers, said)
+        self._last_error = said
 
     async def _on_disconnected(self) -> None:
         if self._ready.is_set() and not self._closing:
