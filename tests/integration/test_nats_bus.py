@@ -73,7 +73,9 @@ async def test_refuses_to_start_on_a_stream_that_breaks_the_guarantees(
 async def test_uses_an_existing_stream_that_keeps_the_guarantees(server: NatsServer) -> None:
     client = await nats.connect(server.url)
     await client.jetstream().add_stream(
-        StreamConfig(name="EVENTGATE", subjects=["eventgate.>"], storage=StorageType.FILE, duplicate_window=600)
+        StreamConfig(
+            name="EVENTGATE", subjects=["eventgate.>"], storage=StorageType.FILE, duplicate_window=600
+        )
     )
     await client.close()
 
