@@ -122,16 +122,34 @@ async def test_a_connection_cut_mid_publish_counts_only_what_was_confirmed(
 
 
 async def test_connections_cut_during_a_load_lose_no_confirmed_event(proxy: TcpFaultProxy, name: str) -> None:
-    events = make_load(10_000)
+    events = make_load(5_000)
     async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
         delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=40))
         for _ in range(3):
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.15)
             assert not delivery.done()
             proxy.cut()
         figures = await delivery
     queued = await queued_ids(name)
 
     logger.info("RabbitMQ cut three times: %s", figures.summary(queued))
+    assert sorted(figures.acknowledged) == sorted(event.id for event in events)
+    assert set(queued) == set(figures.acknowledged)
+
+
+async def test_a_broker_unreachable_for_the_whole_load_then_back_gets_every_event(
+    proxy: TcpFaultProxy, name: str
+) -> None:
+    events = make_load(3_000)
+    proxy.refuse()
+    async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
+        delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=30))
+        await asyncio.sleep(DEADLINE + 0.5)
+        proxy.forward()
+        figures = await delivery
+    queued = await queued_ids(name)
+
+    logger.info("RabbitMQ unreachable, then back: %s", figures.summary(queued))
+    assert figures.failures
     assert sorted(figures.acknowledged) == sorted(event.id for event in events)
     assert set(queued) == set(figures.acknowledged)
