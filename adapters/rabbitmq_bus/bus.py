@@ -8,25 +8,24 @@ it. A message returned as unroutable is refused for good; a nacked one, or one w
 not come, is tried again until the publish deadline. The broker does not deduplicate: a message
 sent again after a lost connection may reach a queue twice, with the same ``message_id``.
 
-aiormq rather than aio-pika, which wraps it: in batches of the relay's size it publishes several
-times as many messages per second, for less CPU per message.
+aiormq keeps the connection and declares; a batch goes out through a ``ConfirmingChannel``, in one
+write, its confirms followed by delivery tag.
 """
 
 import asyncio
 import contextlib
-import datetime
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import aiormq
 import aiormq.abc
-from aiormq import spec
 from pamqp.common import FieldTable
 
 from adapters.event_json import encode_event
+from adapters.rabbitmq_bus.channel import ChannelLost, ConfirmingChannel, describe
+from adapters.rabbitmq_bus.confirms import Outcome
 from adapters.rabbitmq_bus.errors import RabbitmqConfigError
+from adapters.rabbitmq_bus.frames import Message
 from adapters.rabbitmq_bus.redaction import REDACTED_LOGGERS, RedactCredentials, Redactor, broker_name
 from adapters.rabbitmq_bus.settings import RabbitmqSettings
 from domain.errors import EventBusUnavailable, EventRejected
@@ -34,31 +33,20 @@ from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/json"
-PERSISTENT = 2
-MAX_ROUTING_KEY_BYTES = 255
+MAX_SHORT_STRING_BYTES = 255
+"""The most bytes of UTF-8 a routing key or a message id holds."""
 PROBE_TIMEOUT = 2.0
 RETRY_PAUSE = 0.25
 """Seconds between two attempts to connect, or to send again what was nacked."""
 QUORUM: FieldTable = {"x-queue-type": "quorum"}
-_PRECONDITION_FAILED = 406
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    refused: bool
-    reason: str
-
-
-_STORED = _Outcome(refused=False, reason="")
-_NACKED = _Outcome(refused=False, reason="it nacked the message (a queue could not take it)")
 
 
 class RabbitmqEventBus:
     """An ``EventBusPort`` and ``ReadinessProbe`` on a RabbitMQ exchange; see the module's docstring.
 
-    One connection and one confirming channel serve every publish. When either closes, the next
-    publish opens them again (declaring the exchange and queue again) within its deadline.
+    One connection serves every publish, with a channel that declares and probes and a confirming
+    channel that publishes. When any of them closes, the next publish opens them again (declaring
+    the exchange and queue again) within its deadline.
     """
 
     def __init__(self, settings: RabbitmqSettings) -> None:
@@ -67,7 +55,8 @@ class RabbitmqEventBus:
         self._redact = Redactor(self._url)
         self._broker = broker_name(self._url)
         self._connection: aiormq.abc.AbstractConnection | None = None
-        self._channel: aiormq.Channel | None = None
+        self._channel: aiormq.abc.AbstractChannel | None = None
+        self._publisher: ConfirmingChannel | None = None
         self._opening = asyncio.Lock()
         self._last_error = "not connected yet"
         self._log_filter = RedactCredentials(self._redact)
@@ -80,7 +69,7 @@ class RabbitmqEventBus:
             logging.getLogger(name).addFilter(self._log_filter)
         loop = asyncio.get_running_loop()
         try:
-            await self._open_channel(loop.time() + self._settings.connect_timeout)
+            await self._open_channels(loop.time() + self._settings.connect_timeout)
         except EventBusUnavailable as error:
             logger.warning("RabbitMQ is not reachable yet (%s); events wait until it is", error.reason)
 
@@ -89,15 +78,15 @@ class RabbitmqEventBus:
             if self._connection is not None and not self._connection.is_closed:
                 await self._connection.close()
         finally:
-            self._connection = self._channel = None
+            self._connection = self._channel = self._publisher = None
             for name in REDACTED_LOGGERS:
                 logging.getLogger(name).removeFilter(self._log_filter)
 
     async def probe(self) -> str | None:
-        """Ready when a channel is open, or one can be opened, within two seconds."""
+        """Ready when the channels are open, or can be opened, within two seconds."""
         loop = asyncio.get_running_loop()
         try:
-            channel = await self._open_channel(loop.time() + PROBE_TIMEOUT)
+            channel, _ = await self._open_channels(loop.time() + PROBE_TIMEOUT)
             async with asyncio.timeout(PROBE_TIMEOUT):
                 await channel.exchange_declare(self._settings.exchange, passive=True)
         except EventBusUnavailable as error:
@@ -118,33 +107,23 @@ class RabbitmqEventBus:
             return []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.publish_deadline
-        for event in events:
-            if len(event.name.encode("utf-8")) > MAX_ROUTING_KEY_BYTES:
-                raise EventRejected(
-                    f"event {event.id}: its name is {len(event.name.encode('utf-8'))} bytes in UTF-8, and a "
-                    f"RabbitMQ routing key holds at most {MAX_ROUTING_KEY_BYTES}"
-                )
-        bodies = [encode_event(event) for event in events]
-        outcomes: list[_Outcome | None] = [None] * len(events)
+        messages = [self._message(event) for event in events]
+        outcomes: list[Outcome | None] = [None] * len(events)
         while True:
-            channel = await self._open_channel(deadline, events, outcomes)
-            pending = [index for index, outcome in enumerate(outcomes) if outcome is not _STORED]
-            await self._send(
-                channel=channel,
-                events=events,
-                bodies=bodies,
-                pending=pending,
-                outcomes=outcomes,
-                deadline=deadline,
-            )
+            _, publisher = await self._open_channels(deadline, events, outcomes)
+            pending = [index for index, outcome in enumerate(outcomes) if not delivered(outcome)]
+            answers = await publisher.publish([messages[index] for index in pending], deadline)
+            for index, answer in zip(pending, answers, strict=True):
+                outcomes[index] = answer
             refused = [outcome for outcome in outcomes if outcome is not None and outcome.refused]
             if refused:
                 stored = self._stored(events, outcomes)
                 raise EventRejected(
-                    f"RabbitMQ {refused[0].reason}; {len(stored)} of {len(events)} events were published",
+                    f"RabbitMQ {self._redact(refused[0].reason)}; {len(stored)} of {len(events)} events "
+                    "were published",
                     accepted_ids=stored,
                 )
-            missing = [outcome for outcome in outcomes if outcome is not _STORED]
+            missing = [outcome for outcome in outcomes if not delivered(outcome)]
             if not missing:
                 return [event.id for event in events]
             if loop.time() + RETRY_PAUSE >= deadline:
@@ -155,90 +134,36 @@ class RabbitmqEventBus:
                 raise EventBusUnavailable(
                     f"RabbitMQ ({self._broker}) did not confirm {len(missing)} of {len(events)} events "
                     f"within {self._settings.publish_deadline:g} s: "
-                    f"{said or f'no confirmation came ({self._last_error})'}",
+                    f"{self._redact(said) if said else f'no confirmation came ({self._last_error})'}",
                     accepted_ids=stored,
                 )
             await asyncio.sleep(RETRY_PAUSE)
 
-    async def _send(
-        self,
-        *,
-        channel: aiormq.Channel,
-        events: Sequence[UserEvent],
-        bodies: Sequence[bytes],
-        pending: Sequence[int],
-        outcomes: list[_Outcome | None],
-        deadline: float,
-    ) -> None:
-        """Publish the ``pending`` messages together and wait for their confirms until the deadline;
-        write each one's outcome, or ``None`` when none came."""
-        exchange = self._settings.exchange
-        sends = [
-            asyncio.ensure_future(
-                channel.basic_publish(
-                    bodies[index],
-                    exchange=exchange,
-                    routing_key=events[index].name,
-                    properties=spec.Basic.Properties(
-                        content_type=CONTENT_TYPE,
-                        delivery_mode=PERSISTENT,
-                        message_id=events[index].id,
-                        timestamp=datetime.datetime.fromtimestamp(events[index].ts // 1000, datetime.UTC),
-                    ),
-                    mandatory=True,
-                    wait=False,
+    @staticmethod
+    def _message(event: UserEvent) -> Message:
+        for what, text in (("name", event.name), ("id", event.id)):
+            size = len(text.encode("utf-8"))
+            if size > MAX_SHORT_STRING_BYTES:
+                raise EventRejected(
+                    f"event {event.id[:64]}: its {what} is {size} bytes in UTF-8, and RabbitMQ holds at "
+                    f"most {MAX_SHORT_STRING_BYTES} in a {'routing key' if what == 'name' else 'message id'}"
                 )
-            )
-            for index in pending
-        ]
-        loop = asyncio.get_running_loop()
-        await asyncio.wait(sends, timeout=max(deadline - loop.time(), 0))
-        for index, send in zip(pending, sends, strict=True):
-            if not send.done():
-                send.cancel()
-                outcomes[index] = None
-                continue
-            outcomes[index] = self._outcome(send)
+        return Message(
+            routing_key=event.name, message_id=event.id, timestamp=event.ts // 1000, body=encode_event(event)
+        )
 
-    def _outcome(self, send: "asyncio.Future[Any]") -> _Outcome | None:
-        if send.cancelled():
-            return None
-        error = send.exception()
-        if error is None:
-            return _STORED if isinstance(send.result(), spec.Basic.Ack) else _NACKED
-        if isinstance(error, aiormq.exceptions.PublishError) and isinstance(error.frame, spec.Basic.Return):
-            frame = error.frame
-            return _Outcome(
-                refused=True,
-                reason=f"returned an event as unroutable ({frame.reply_code} {frame.reply_text}): no queue "
-                f"is bound to the exchange {frame.exchange!r} for routing key {frame.routing_key!r}",
-            )
-        if isinstance(error, aiormq.exceptions.DeliveryError):
-            return _NACKED
-        if isinstance(error, aiormq.exceptions.ChannelPreconditionFailed):
-            return _Outcome(refused=True, reason=f"refused an event: {self._redact(str(error))}")
-        self._forget_channel(error)
-        return _Outcome(refused=False, reason=f"{type(error).__name__}: {self._redact(str(error))}")
-
-    async def _open_channel(
+    async def _open_channels(
         self,
         deadline: float,
         events: Sequence[UserEvent] = (),
-        outcomes: Sequence[_Outcome | None] = (),
-    ) -> aiormq.Channel:
-        """The open channel, or a new one on a new connection if need be, trying until the deadline."""
-        channel = self._channel
-        connection = self._connection
-        if (
-            channel is not None
-            and not channel.is_closed
-            and connection is not None
-            and not connection.is_closed
-        ):
-            return channel
+        outcomes: Sequence[Outcome | None] = (),
+    ) -> tuple[aiormq.abc.AbstractChannel, ConfirmingChannel]:
+        """The open channels, or new ones on a new connection if need be, trying until the deadline."""
+        if (opened := self._opened()) is not None:
+            return opened
         loop = asyncio.get_running_loop()
         async with self._opening:
-            while self._channel is None or self._channel.is_closed:
+            while (opened := self._opened()) is None:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise EventBusUnavailable(
@@ -250,10 +175,18 @@ class RabbitmqEventBus:
                         await self._connect()
                 except RabbitmqConfigError:
                     raise
-                except (TimeoutError, OSError, aiormq.AMQPError) as error:
+                except (TimeoutError, OSError, aiormq.AMQPError, ChannelLost) as error:
                     self._forget_channel(error)
                     await asyncio.sleep(min(RETRY_PAUSE, max(deadline - loop.time(), 0)))
-            return self._channel
+            return opened
+
+    def _opened(self) -> tuple[aiormq.abc.AbstractChannel, ConfirmingChannel] | None:
+        channel, publisher, connection = self._channel, self._publisher, self._connection
+        if channel is None or publisher is None or connection is None:
+            return None
+        if channel.is_closed or publisher.is_closed or connection.is_closed:
+            return None
+        return channel, publisher
 
     async def _connect(self) -> None:
         if self._connection is not None and not self._connection.is_closed:
@@ -261,9 +194,7 @@ class RabbitmqEventBus:
                 await self._connection.close()
         connection = await aiormq.connect(self._url)
         self._connection = connection
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        if not isinstance(channel, aiormq.Channel):
-            raise TypeError(f"aiormq opened a {type(channel).__name__}, not a Channel")
+        channel = await connection.channel(publisher_confirms=False)
         settings = self._settings
         try:
             await channel.exchange_declare(settings.exchange, exchange_type="topic", durable=True)
@@ -279,17 +210,18 @@ class RabbitmqEventBus:
                 f"durable quorum queue): {self._redact(str(error))}. Delete it, or set "
                 "EVENTGATE_RABBITMQ_EXCHANGE / EVENTGATE_RABBITMQ_QUEUE to other names"
             ) from None
+        self._publisher = await ConfirmingChannel.open(connection, settings.exchange)
         self._channel = channel
 
     def _forget_channel(self, error: BaseException) -> None:
-        self._last_error = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+        self._last_error = self._redact(describe(error))
         if self._channel is not None and (self._channel.is_closed or not isinstance(error, TimeoutError)):
             self._channel = None
 
     def _drop_connection(self) -> None:
         """Confirms stopped coming on a connection that looks open (a stalled broker or network):
         give it up, so the next publish starts on a new one; closing it politely may stall too."""
-        connection, self._connection, self._channel = self._connection, None, None
+        connection, self._connection, self._channel, self._publisher = self._connection, None, None, None
         if connection is not None:
             self._closing.add(asyncio.create_task(self._close_quietly(connection)))
 
@@ -300,8 +232,12 @@ class RabbitmqEventBus:
         self._closing.discard(asyncio.current_task())
 
     @staticmethod
-    def _stored(events: Sequence[UserEvent], outcomes: Sequence[_Outcome | None]) -> list[str]:
-        return [event.id for event, outcome in zip(events, outcomes, strict=False) if outcome is _STORED]
+    def _stored(events: Sequence[UserEvent], outcomes: Sequence[Outcome | None]) -> list[str]:
+        return [event.id for event, outcome in zip(events, outcomes, strict=False) if delivered(outcome)]
+
+
+def delivered(outcome: Outcome | None) -> bool:
+    return outcome is not None and outcome.delivered
 
 
 @contextlib.asynccontextmanager

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 import aiormq
 import pytest
 
+from adapters.event_json import encode_event
 from adapters.rabbitmq_bus import RabbitmqConfigError, RabbitmqSettings, open_rabbitmq_bus
 from adapters.secret import Secret
-from domain.errors import EventBusUnavailable
+from domain.errors import EventBusUnavailable, EventRejected
+from domain.event import UserEvent
 from tests.brokers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, delete_rabbitmq, unique_name
 from tests.faults.delivery import deliver, make_load
 from tests.faults.tcp_proxy import TcpFaultProxy
@@ -36,11 +38,13 @@ async def name() -> AsyncIterator[str]:
     await delete_rabbitmq(name, name)
 
 
-def settings_for(proxy: TcpFaultProxy, name: str, userinfo: str = "guest:guest") -> RabbitmqSettings:
+def settings_for(
+    proxy: TcpFaultProxy, name: str, userinfo: str = "guest:guest", queue: str | None = None
+) -> RabbitmqSettings:
     return RabbitmqSettings(
         url=Secret(f"amqp://{userinfo}@127.0.0.1:{proxy.port}/"),
         exchange=name,
-        queue=name,
+        queue=name if queue is None else queue,
         publish_deadline=DEADLINE,
         connect_timeout=0.5,
     )
@@ -53,6 +57,44 @@ async def queued_ids(queue: str) -> list[str]:
         while (message := await channel.basic_get(queue, no_ack=True)).delivery_tag is not None:
             ids.append(str(message.header.properties.message_id))
     return ids
+
+
+async def queued_bodies(queue: str) -> list[bytes]:
+    async with aiormq.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        bodies = []
+        while (message := await channel.basic_get(queue, no_ack=True)).delivery_tag is not None:
+            bodies.append(message.body)
+        return bodies
+
+
+async def test_an_event_larger_than_a_frame_reaches_the_queue_whole(proxy: TcpFaultProxy, name: str) -> None:
+    [small] = make_load(1)
+    big = UserEvent(name="app/big", data={"pad": "é" * 200_000}, id=small.id, ts=small.ts)
+    events = [big, *make_load(2)]
+
+    async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
+        assert await bus.publish(events) == [event.id for event in events]
+
+    assert await queued_bodies(name) == [encode_event(event) for event in events]
+
+
+async def test_only_the_unroutable_events_of_a_batch_are_refused(proxy: TcpFaultProxy, name: str) -> None:
+    async with aiormq.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        await channel.exchange_declare(name, exchange_type="topic", durable=True)
+        await channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+        await channel.queue_bind(name, name, routing_key="routed")
+    events = [*make_load(2, name="routed"), *make_load(1, name="lost"), *make_load(2, name="routed")]
+    routed = [event.id for event in events if event.name == "routed"]
+
+    async with open_rabbitmq_bus(settings_for(proxy, name, queue="")) as bus:
+        with pytest.raises(EventRejected, match="unroutable") as failure:
+            await bus.publish(events)
+
+    assert "'lost'" in failure.value.reason
+    assert list(failure.value.accepted_ids) == routed
+    assert await queued_ids(name) == routed
 
 
 async def test_refuses_to_start_on_a_queue_that_is_not_a_quorum_queue(
