@@ -125,9 +125,15 @@ class ConfirmingChannel:
         )
 
     async def _read(self) -> None:
-        while self._closed is None:
-            _, frame = await self.frames.get()
-            self._on_frame(frame)
+        try:
+            while self._closed is None:
+                _, frame = await self.frames.get()
+                self._on_frame(frame)
+        except Exception as error:  # answers can no longer be followed: send the unanswered again
+            logger.exception("The reader of RabbitMQ channel %d failed", self.number)
+            self._close(
+                Outcome(delivered=False, refused=False, reason=f"its reader failed ({describe(error)})")
+            )
 
     def _on_frame(self, frame: object) -> None:
         match frame:

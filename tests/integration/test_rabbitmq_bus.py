@@ -97,6 +97,17 @@ async def test_only_the_unroutable_events_of_a_batch_are_refused(proxy: TcpFault
     assert await queued_ids(name) == routed
 
 
+async def test_an_exchange_deleted_under_the_bus_is_declared_again(proxy: TcpFaultProxy, name: str) -> None:
+    events = make_load(3)
+    async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
+        await bus.publish(make_load(1))
+        await delete_rabbitmq(name, "")
+
+        assert await bus.publish(events) == [event.id for event in events]
+
+    assert (await queued_ids(name))[-3:] == [event.id for event in events]
+
+
 async def test_refuses_to_start_on_a_queue_that_is_not_a_quorum_queue(
     proxy: TcpFaultProxy, name: str
 ) -> None:
