@@ -141,12 +141,12 @@ class RabbitmqEventBus:
 
     @staticmethod
     def _message(event: UserEvent) -> Message:
-        for what, text in (("name", event.name), ("id", event.id)):
+        for what, text, holder in (("name", event.name, "routing key"), ("id", event.id, "message id")):
             size = len(text.encode("utf-8"))
             if size > MAX_SHORT_STRING_BYTES:
                 raise EventRejected(
-                    f"event {event.id[:64]}: its {what} is {size} bytes in UTF-8, and RabbitMQ holds at "
-                    f"most {MAX_SHORT_STRING_BYTES} in a {'routing key' if what == 'name' else 'message id'}"
+                    f"event {event.id[:64]}: its {what} is {size} bytes in UTF-8, and a RabbitMQ {holder} "
+                    f"holds at most {MAX_SHORT_STRING_BYTES}"
                 )
         return Message(
             routing_key=event.name, message_id=event.id, timestamp=event.ts // 1000, body=encode_event(event)

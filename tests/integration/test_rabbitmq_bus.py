@@ -97,6 +97,19 @@ async def test_only_the_unroutable_events_of_a_batch_are_refused(proxy: TcpFault
     assert await queued_ids(name) == routed
 
 
+async def test_a_name_too_long_for_a_routing_key_refuses_the_batch_before_anything_is_sent(
+    proxy: TcpFaultProxy, name: str
+) -> None:
+    [fine] = make_load(1)
+    [long] = make_load(1, name="é" * 128)
+
+    async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
+        with pytest.raises(EventRejected, match="256 bytes in UTF-8, and a RabbitMQ routing key"):
+            await bus.publish([fine, long])
+
+    assert await queued_ids(name) == []
+
+
 async def test_an_exchange_deleted_under_the_bus_is_declared_again(proxy: TcpFaultProxy, name: str) -> None:
     events = make_load(3)
     async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
