@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiormq
 import pytest
+from aiormq.abc import DeliveredMessage
 
 from adapters.event_json import encode_event
 from adapters.rabbitmq_bus import RabbitmqConfigError, RabbitmqSettings, open_rabbitmq_bus
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.anyio
 logger = logging.getLogger(__name__)
 
 DEADLINE = 1.5
+CONSUME_TIMEOUT = 10.0
 
 
 @pytest.fixture
@@ -50,22 +52,28 @@ def settings_for(
     )
 
 
+async def queued(queue: str) -> list[DeliveredMessage]:
+    """Every message in the queue, in order, taken by a consumer (one ``basic.get`` each is slow)."""
+    async with aiormq.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        count = (await channel.queue_declare(queue, passive=True)).message_count
+        messages: list[DeliveredMessage] = []
+        if not count:
+            return messages
+        all_taken = asyncio.get_running_loop().create_future()
+
+        async def take(message: DeliveredMessage) -> None:
+            messages.append(message)
+            if len(messages) == count:
+                all_taken.set_result(None)
+
+        await channel.basic_consume(queue, take, no_ack=True)
+        await asyncio.wait_for(all_taken, CONSUME_TIMEOUT)
+        return messages
+
+
 async def queued_ids(queue: str) -> list[str]:
-    ids = []
-    async with aiormq.connect(RABBITMQ_URL) as connection:
-        channel = await connection.channel()
-        while (message := await channel.basic_get(queue, no_ack=True)).delivery_tag is not None:
-            ids.append(str(message.header.properties.message_id))
-    return ids
-
-
-async def queued_bodies(queue: str) -> list[bytes]:
-    async with aiormq.connect(RABBITMQ_URL) as connection:
-        channel = await connection.channel()
-        bodies = []
-        while (message := await channel.basic_get(queue, no_ack=True)).delivery_tag is not None:
-            bodies.append(message.body)
-        return bodies
+    return [str(message.header.properties.message_id) for message in await queued(queue)]
 
 
 async def test_an_event_larger_than_a_frame_reaches_the_queue_whole(proxy: TcpFaultProxy, name: str) -> None:
@@ -76,7 +84,7 @@ async def test_an_event_larger_than_a_frame_reaches_the_queue_whole(proxy: TcpFa
     async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
         assert await bus.publish(events) == [event.id for event in events]
 
-    assert await queued_bodies(name) == [encode_event(event) for event in events]
+    assert [message.body for message in await queued(name)] == [encode_event(event) for event in events]
 
 
 async def test_only_the_unroutable_events_of_a_batch_are_refused(proxy: TcpFaultProxy, name: str) -> None:
@@ -188,7 +196,7 @@ async def test_a_connection_cut_mid_publish_counts_only_what_was_confirmed(
 
 
 async def test_connections_cut_during_a_load_lose_no_confirmed_event(proxy: TcpFaultProxy, name: str) -> None:
-    events = make_load(5_000)
+    events = make_load(20_000)
     async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
         delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=40))
         for _ in range(3):
