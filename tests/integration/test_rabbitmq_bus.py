@@ -105,6 +105,26 @@ async def test_only_the_unroutable_events_of_a_batch_are_refused(proxy: TcpFault
     assert await queued_ids(name) == routed
 
 
+async def test_nacked_events_are_not_published_and_the_confirmed_ones_are(
+    proxy: TcpFaultProxy, name: str
+) -> None:
+    async with aiormq.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        await channel.exchange_declare(name, exchange_type="topic", durable=True)
+        # A classic queue nacks exactly the messages past its length; a quorum queue only once it is over.
+        full_at_two = {"x-max-length": 2, "x-overflow": "reject-publish"}
+        await channel.queue_declare(name, durable=True, arguments=full_at_two)
+        await channel.queue_bind(name, name, routing_key="#")
+    events = make_load(5)
+
+    async with open_rabbitmq_bus(settings_for(proxy, name, queue="")) as bus:
+        with pytest.raises(EventBusUnavailable, match=r"did not confirm 3 of 5 events.*nacked") as failure:
+            await bus.publish(events)
+
+    assert list(failure.value.accepted_ids) == [event.id for event in events[:2]]
+    assert await queued_ids(name) == [event.id for event in events[:2]]
+
+
 async def test_a_name_too_long_for_a_routing_key_refuses_the_batch_before_anything_is_sent(
     proxy: TcpFaultProxy, name: str
 ) -> None:
