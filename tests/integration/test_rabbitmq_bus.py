@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiormq
 import pytest
 from aiormq.abc import DeliveredMessage
+from pamqp.common import FieldTable
 
 from adapters.event_json import encode_event
 from adapters.rabbitmq_bus import RabbitmqConfigError, RabbitmqSettings, open_rabbitmq_bus
@@ -112,7 +113,7 @@ async def test_nacked_events_are_not_published_and_the_confirmed_ones_are(
         channel = await connection.channel()
         await channel.exchange_declare(name, exchange_type="topic", durable=True)
         # A classic queue nacks exactly the messages past its length; a quorum queue only once it is over.
-        full_at_two = {"x-max-length": 2, "x-overflow": "reject-publish"}
+        full_at_two: FieldTable = {"x-max-length": 2, "x-overflow": "reject-publish"}
         await channel.queue_declare(name, durable=True, arguments=full_at_two)
         await channel.queue_bind(name, name, routing_key="#")
     events = make_load(5)
