@@ -10,7 +10,8 @@ each on a stream, or an exchange and quorum queue, of its own that is deleted af
 With ``--runs`` above 1 each backend is measured that many times, on a new bus each time, and the
 median and the slowest run are reported: the brokers share the machine's CPU with everything else.
 
-Run: ``.venv/bin/python bench/bus_publish.py [--batches 20] [--batch 1000] [--runs 5] [--backend nats ...]``.
+Run: ``.venv/bin/python bench/bus_publish.py [--batches 20] [--batch 1000] [--runs 5] [--in-flight 1]
+[--backend nats ...]``.
 """
 
 import argparse
@@ -115,14 +116,19 @@ BACKENDS: dict[str, Callable[[], AbstractAsyncContextManager[EventBusPort]]] = {
 }
 
 
-async def measure(name: str, batches: int, size: int) -> tuple[float, float]:
-    """Events per second and CPU microseconds per event of ``batches`` publishes of ``size`` events."""
+async def measure(name: str, batches: int, size: int, in_flight: int = 1) -> tuple[float, float]:
+    """Events per second and CPU microseconds per event of ``batches`` publishes of ``size`` events,
+    ``in_flight`` of them at a time (the relay has one)."""
     async with BACKENDS[name]() as bus:
         await bus.publish(make_batch(size))
         prepared = [make_batch(size) for _ in range(batches)]
+
+        async def publish_every(batches: list[list[UserEvent]]) -> None:
+            for batch in batches:
+                await bus.publish(batch)
+
         started, cpu = time.perf_counter(), cpu_seconds()
-        for batch in prepared:
-            await bus.publish(batch)
+        await asyncio.gather(*(publish_every(prepared[lane::in_flight]) for lane in range(in_flight)))
         elapsed, spent = time.perf_counter() - started, cpu_seconds() - cpu
     events = batches * size
     return events / elapsed, spent / events * 1e6
@@ -133,13 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--in-flight", type=int, default=1, help="publishes under way at once; the relay: 1")
     parser.add_argument("--backend", action="append", choices=list(BACKENDS), help="repeatable; default: all")
     options = parser.parse_args(argv)
     print(
-        f"{'backend':<10} {'events/s':>10} {'CPU µs/event':>13}   ({options.batches} x {options.batch}, pid {os.getpid()})"
+        f"{'backend':<10} {'events/s':>10} {'CPU µs/event':>13}   ({options.batches} x {options.batch}, {options.in_flight} in flight, pid {os.getpid()})"
     )
     for name in options.backend or list(BACKENDS):
-        runs = [uvloop.run(measure(name, options.batches, options.batch)) for _ in range(options.runs)]
+        runs = [
+            uvloop.run(measure(name, options.batches, options.batch, options.in_flight))
+            for _ in range(options.runs)
+        ]
         if len(runs) == 1:
             [(rate, cpu)] = runs
             print(f"{name:<10} {rate:>10,.0f} {cpu:>13.1f}")
