@@ -18,8 +18,10 @@ from adapters.event_json import encoded_size
 from adapters.inngest import InngestEventBus, open_http_client
 from adapters.memory import InMemoryEventBus, InMemorySession
 from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
+from adapters.nats_bus import open_nats_bus
 from adapters.nextauth import NextAuthSession
 from adapters.nextauth_db import DatabaseSession
+from adapters.rabbitmq_bus import open_rabbitmq_bus
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.publisher import OutboxPublisher
 from adapters.sqlite_outbox.store import open_outbox_store
@@ -77,6 +79,8 @@ class Container(containers.DeclarativeContainer):
             retry=_inngest.retry.call(),
             limits=_inngest.limits.call(),
         ),
+        nats=providers.Resource(open_nats_bus, settings.provided.nats),
+        rabbitmq=providers.Resource(open_rabbitmq_bus, settings.provided.rabbitmq),
         memory=providers.Singleton(InMemoryEventBus),
     )
 

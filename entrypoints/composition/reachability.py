@@ -8,7 +8,9 @@ Redis answer. ``check-config`` also asks the bus, whose absence no command refus
 import sqlite3
 
 from adapters.metrics import MeteredEventBus
+from adapters.nats_bus import NatsConfigError
 from adapters.nextauth_db import SessionStoreMisconfigured
+from adapters.rabbitmq_bus import RabbitmqConfigError
 from adapters.rate_limit import RedisUnreachable
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from entrypoints.composition.container import Container, build_container
@@ -32,8 +34,9 @@ async def open_outbox(container: Container) -> SqliteOutboxStore:
 
 
 async def check_reachable(settings: Settings) -> None:
-    """Open the outbox and write to it, reach Redis and, in database mode, the app's session database,
-    as ``serve`` will at start. A session database that does not answer yet is no reason to refuse."""
+    """Open the outbox and write to it, reach Redis, open the bus and, in database mode, the app's
+    session database, as ``serve`` will at start. A bus or a session database that does not answer
+    yet is no reason to refuse; a stream or queue that breaks the bus's guarantees is."""
     container = build_container(settings)
     try:
         if settings.delivery.mode == "outbox":
@@ -44,6 +47,10 @@ async def check_reachable(settings: Settings) -> None:
             await resolve(container.rate_policy)
         except RedisUnreachable as error:
             raise ConfigError(f"EVENTGATE_RATE_LIMIT_REDIS_URL: {error}") from None
+        try:
+            await resolve(container.delivery)
+        except (NatsConfigError, RabbitmqConfigError) as error:
+            raise ConfigError(str(error)) from None
         try:
             await resolve(container.session)
         except SessionStoreMisconfigured as error:

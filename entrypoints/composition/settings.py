@@ -13,8 +13,10 @@ import msgspec
 from msgspec import Meta
 
 from adapters.inngest.settings import InngestSettings
+from adapters.nats_bus.settings import NatsSettings
 from adapters.nextauth.settings import NextAuthSettings
 from adapters.nextauth_db.settings import DatabaseSessionSettings
+from adapters.rabbitmq_bus.settings import RabbitmqSettings
 from adapters.rate_limit.settings import RateLimitSettings
 from adapters.setting_types import Count, PositiveSeconds, Seconds
 from adapters.sqlite_outbox.settings import OutboxSettings
@@ -136,10 +138,10 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 class BusSettings(msgspec.Struct, frozen=True, kw_only=True):
     backend: Annotated[
-        Literal["inngest", "memory"],
+        Literal["inngest", "nats", "rabbitmq", "memory"],
         Meta(
-            description="Where events go: `inngest` (its HTTP event API) or `memory` (kept in the process, "
-            "for tests)."
+            description="Where events go: `inngest` (its HTTP event API), `nats` (a JetStream stream), "
+            "`rabbitmq` (a topic exchange), or `memory` (kept in the process, for tests)."
         ),
     ] = msgspec.field(default="inngest", name="EVENTGATE_EVENT_BUS")
 
@@ -258,12 +260,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nextauth_database: DatabaseSessionSettings = DatabaseSessionSettings()
     bus: BusSettings = BusSettings()
     inngest: InngestSettings = InngestSettings()
+    nats: NatsSettings = NatsSettings()
+    rabbitmq: RabbitmqSettings = RabbitmqSettings()
     delivery: DeliverySettings = DeliverySettings()
     outbox: OutboxSettings = OutboxSettings()
     relay: RelaySettings = RelaySettings()
     events: EventSettings = EventSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def publish_deadline(self) -> float | None:
+        """The longest one publish to the chosen bus may take, retries included; ``None``: no bound."""
+        deadlines = {
+            "inngest": self.inngest.publish_deadline,
+            "nats": self.nats.publish_deadline,
+            "rabbitmq": self.rabbitmq.publish_deadline,
+        }
+        return deadlines.get(self.bus.backend)
 
     @property
     def session_source(self) -> Literal["memory", "jwt", "database"]:

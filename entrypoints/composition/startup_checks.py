@@ -30,20 +30,20 @@ def check_can_serve(settings: Settings) -> None:
 
 
 def check_can_publish(settings: Settings) -> None:
-    """Publishing needs a bus it can reach, and leases longer than a publish may take."""
-    if settings.bus.backend != "inngest":
-        return
-    inngest = settings.inngest
-    try:
-        inngest.endpoint()
-        inngest.http()
-    except InngestConfigError as error:
-        raise ConfigError(str(error)) from None
-    except ValueError as error:
-        raise ConfigError(f"invalid Inngest settings: {error}") from None
-    lease, deadline = settings.relay.lease_seconds, inngest.publish_deadline
-    if lease <= deadline:
+    """Publishing needs a bus it can address, and leases longer than a publish may take."""
+    if settings.bus.backend == "inngest":
+        inngest = settings.inngest
+        try:
+            inngest.endpoint()
+            inngest.http()
+        except InngestConfigError as error:
+            raise ConfigError(str(error)) from None
+        except ValueError as error:
+            raise ConfigError(f"invalid Inngest settings: {error}") from None
+    lease, deadline = settings.relay.lease_seconds, settings.publish_deadline
+    if deadline is not None and lease <= deadline:
+        variable = f"EVENTGATE_{settings.bus.backend.upper()}_PUBLISH_DEADLINE"
         raise ConfigError(
-            f"EVENTGATE_RELAY_LEASE ({lease:g} s) must exceed EVENTGATE_INNGEST_PUBLISH_DEADLINE "
-            f"({deadline:g} s), or another relay could deliver the events of a publish still under way"
+            f"EVENTGATE_RELAY_LEASE ({lease:g} s) must exceed {variable} ({deadline:g} s), or another "
+            "relay could deliver the events of a publish still under way"
         )

@@ -25,8 +25,15 @@ RUNS_UNTIL_STOPPED = re.compile(r"^(\.venv/bin/eventgate relay)\b([^#\n]*)(#.*)?
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
-def blocks() -> list[tuple[str, str]]:
-    return [(match.group(1), match.group(2)) for match in BLOCK.finditer(README.read_text())]
+def blocks() -> list[tuple[str, str, bool]]:
+    """Each fenced block: its language, its text, and whether only blank lines stand before it
+    since the previous block (an answer shown right under its command)."""
+    text = README.read_text()
+    found, end = [], 0
+    for match in BLOCK.finditer(text):
+        found.append((match.group(1), match.group(2), not text[end : match.start()].strip()))
+        end = match.end()
+    return found
 
 
 def shown_json(text: str) -> object:
@@ -46,7 +53,7 @@ def same_shape(shown: object, answered: object) -> bool:
 
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     every = blocks()
-    first_language, first = every[0]
+    first_language, first, _ = every[0]
     assert (first_language, [line.split("#")[0].strip() for line in first.splitlines()]) == (
         "sh",
         ["make run", "make test"],
@@ -75,18 +82,20 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         server.wait(timeout=20)
 
 
-def follow_the_rest(rest: list[tuple[str, str]], environment: dict[str, str], tmp_path: Path) -> None:
-    """Run each ``sh`` block in one shell; hold each shown answer against the block before it."""
+def follow_the_rest(rest: list[tuple[str, str, bool]], environment: dict[str, str], tmp_path: Path) -> None:
+    """Run each ``sh`` block in one shell; hold the answer shown right after a block against its output."""
     script = ["set -euo pipefail"]
     shell_blocks = 0
     expected: dict[int, tuple[str, str]] = {}
-    for language, text in rest:
+    previous = ""
+    for language, text, right_under in rest:
         if language == "sh":
             script.append(RUNS_UNTIL_STOPPED.sub(r"timeout -s TERM 3 \1\2 || [ $? -eq 124 ] \3", text))
             script.append(f"printf '\\n@@ block {shell_blocks} done @@\\n'")
             shell_blocks += 1
-        elif language in {"json", "http"} and shell_blocks and shell_blocks - 1 not in expected:
+        elif language in {"json", "http"} and previous == "sh" and right_under:
             expected[shell_blocks - 1] = (language, text)
+        previous = language
     (tmp_path / "walkthrough.sh").write_text("\n".join(script) + "\n")
     result = subprocess.run(
         ["bash", str(tmp_path / "walkthrough.sh")],

@@ -1,0 +1,122 @@
+"""POST /api through the outbox and the relay to each broker the service can be configured with.
+
+NATS runs as a private ``nats-server`` of the test's; RabbitMQ is the machine's, with an exchange and
+a queue of the test's own, deleted afterwards. What a consumer reads is the JSON Inngest receives.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiormq
+import nats
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from adapters.memory import InMemorySession
+from entrypoints.http.app import create_app
+from tests.brokers import NatsServer, delete_rabbitmq, unique_name
+from tests.containers import container_for
+from tests.e2e.conftest import ADA, SIGNED_IN
+
+pytestmark = pytest.mark.anyio
+
+Read = Callable[[], Coroutine[Any, Any, list[tuple[bytes, str | None]]]]
+
+
+@asynccontextmanager
+async def service(environment: dict[str, str], tmp_path: Path) -> AsyncIterator[Any]:
+    container = container_for(
+        {
+            "EVENTGATE_SESSION": "memory",
+            "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+            "EVENTGATE_RELAY_GATHER": "0",
+            "EVENTGATE_RATE_LIMIT": "off",
+        }
+        | environment
+    )
+    container.session.override(providers.Object(InMemorySession({"ada-token": ADA})))
+    async with AsyncTestClient(app=create_app(container)) as client:
+        yield client
+
+
+async def arrives(read: Read, event_id: str) -> tuple[bytes, str | None]:
+    for _ in range(100):
+        for body, message_id in await read():
+            if message_id == event_id:
+                return body, message_id
+        await asyncio.sleep(0.05)
+    pytest.fail(f"event {event_id} never reached the broker")
+
+
+async def record_and_read(client: Any, read: Read) -> None:
+    response = await client.post(
+        "/api", json={"name": "app/user.clicked", "data": {"n": 1}}, headers=SIGNED_IN
+    )
+    assert response.status_code == 200, response.text
+    [event_id] = response.json()["ids"]
+
+    body, _ = await arrives(read, event_id)
+
+    event = json.loads(body)
+    assert set(event) == {"name", "data", "id", "ts"}
+    assert (event["name"], event["id"], event["data"]["payload"]) == ("app/user.clicked", event_id, {"n": 1})
+    assert event["data"]["user"]["id"] == ADA.id
+
+
+async def test_an_event_reaches_a_jetstream_consumer_through_the_outbox(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path)
+    server.start()
+    stream = unique_name("E2E")
+
+    async def read() -> list[tuple[bytes, str | None]]:
+        client = await nats.connect(server.url)
+        try:
+            js = client.jetstream()
+            info = await js.stream_info(stream)
+            subscription = await js.pull_subscribe("e2e.>", stream=stream)
+            messages = await subscription.fetch(info.state.messages or 1, timeout=1)
+            return [(message.data, (message.headers or {}).get("Nats-Msg-Id")) for message in messages]
+        except (nats.errors.TimeoutError, nats.js.errors.NotFoundError):
+            return []
+        finally:
+            await client.close()
+
+    try:
+        environment = {
+            "EVENTGATE_EVENT_BUS": "nats",
+            "EVENTGATE_NATS_URL": server.url,
+            "EVENTGATE_NATS_STREAM": stream,
+            "EVENTGATE_NATS_SUBJECT_PREFIX": "e2e",
+        }
+        async with service(environment, tmp_path) as client:
+            await record_and_read(client, read)
+    finally:
+        server.stop()
+
+
+async def test_an_event_reaches_a_rabbitmq_queue_through_the_outbox(tmp_path: Path) -> None:
+    name = unique_name("e2e")
+
+    async def read() -> list[tuple[bytes, str | None]]:
+        read_so_far: list[tuple[bytes, str | None]] = []
+        async with aiormq.connect("amqp://guest:guest@127.0.0.1:5672/") as connection:
+            channel = await connection.channel()
+            while (message := await channel.basic_get(name, no_ack=True)).delivery_tag is not None:
+                read_so_far.append((message.body, message.header.properties.message_id))
+        return read_so_far
+
+    environment = {
+        "EVENTGATE_EVENT_BUS": "rabbitmq",
+        "EVENTGATE_RABBITMQ_EXCHANGE": name,
+        "EVENTGATE_RABBITMQ_QUEUE": name,
+    }
+    try:
+        async with service(environment, tmp_path) as client:
+            await record_and_read(client, read)
+    finally:
+        await delete_rabbitmq(name, name)
