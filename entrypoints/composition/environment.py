@@ -170,10 +170,10 @@ def _choice(text: str, allowed: tuple[object, ...]) -> object:
 def _as_text(value: object, format_value: Callable[[Any], str] | None) -> str:
     if format_value is not None:
         return format_value(value)
+    if isinstance(value, Secret):
+        value = value.reveal()  # a default is in the code for all to read; only what is set is secret
     if value is None:
         return ""
-    if isinstance(value, Secret):
-        return value.reveal()  # a default is in the code for all to read; only what is set is secret
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, tuple):
