@@ -23,6 +23,7 @@ from adapters.nextauth_db import DatabaseSession
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.publisher import OutboxPublisher
 from adapters.sqlite_outbox.store import open_outbox_store
+from application.bus_outage import ProbeSchedule
 from application.check_readiness import CheckReadiness
 from application.deliver_outbox_events import DeliverOutboxEvents, RetrySchedule
 from application.rate_policy import RatePolicy
@@ -43,8 +44,14 @@ def relay_owner_id() -> str:
 
 
 def relay_stuck_after(retry_cap: float, lease_seconds: float) -> float:
-    """Longer than the longest pause plus the longest publish: a quiet relay beyond it is stuck."""
+    """Longer than the longest wait for a probe plus the longest publish: a quiet relay beyond it is stuck."""
     return retry_cap + lease_seconds + 30
+
+
+def relay_probes(interval: float, retry_cap: float) -> ProbeSchedule:
+    """Probes of a failing bus from a tenth of ``interval`` apart up to ``interval``, honouring a
+    ``Retry-After`` up to ``retry_cap``."""
+    return ProbeSchedule(first=interval / 10, cap=interval, max_retry_after=retry_cap)
 
 
 class Container(containers.DeclarativeContainer):
@@ -105,6 +112,10 @@ class Container(containers.DeclarativeContainer):
             running_relay,
             relay=providers.Factory(
                 OutboxRelay,
+                bus_probe=delivery,
+                probes=providers.Callable(
+                    relay_probes, interval=_relay.probe_interval, retry_cap=_relay.retry_cap
+                ),
                 gather_interval=_relay.gather_seconds,
                 stuck_after=providers.Callable(
                     relay_stuck_after, retry_cap=_relay.retry_cap, lease_seconds=_relay.lease_seconds
