@@ -17,7 +17,7 @@ from adapters.event_ids import new_event_id
 from adapters.event_json import encoded_size
 from adapters.inngest import InngestEventBus, open_http_client
 from adapters.memory import InMemoryEventBus, InMemorySession
-from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
+from adapters.metrics import DeliveryPauses, MeteredEventBus, MeteredOutbox, Metrics, build_registry
 from adapters.nextauth import NextAuthSession
 from adapters.nextauth_db import DatabaseSession
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
@@ -115,6 +115,9 @@ class Container(containers.DeclarativeContainer):
                 bus_probe=delivery,
                 probes=providers.Callable(
                     relay_probes, interval=_relay.probe_interval, retry_cap=_relay.retry_cap
+                ),
+                on_pause=providers.Factory(
+                    DeliveryPauses, metrics=metrics, backend=settings.provided.bus.backend
                 ),
                 gather_interval=_relay.gather_seconds,
                 stuck_after=providers.Callable(
