@@ -2,12 +2,14 @@
 
 import asyncio
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from adapters.sqlite_outbox.schema import JOURNAL_SIZE_LIMIT
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
@@ -237,3 +239,32 @@ async def test_an_outbox_file_left_readable_by_others_is_closed_to_them_at_start
     await outbox.close()
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_the_write_ahead_log_shrinks_back_to_its_limit_once_a_checkpoint_can_catch_up(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    wal = tmp_path / "outbox.sqlite3-wal"
+    outbox = SqliteOutboxStore(path)
+    await outbox.open()
+    try:
+        reader = sqlite3.connect(path)
+        reader.execute("BEGIN")
+        # A read that holds its snapshot: no checkpoint gets past it, and the log grows.
+        reader.execute("SELECT count(*) FROM outbox").fetchone()
+        for n in range(600):
+            await outbox.append([event(n * 10 + k, payload="x" * 4000) for k in range(10)])
+        grown = wal.stat().st_size
+        reader.close()
+        for n in range(6000, 6400):
+            await outbox.append([event(n)])
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        await outbox.append([event(7000)])
+        shrunk = wal.stat().st_size
+    finally:
+        await outbox.close()
+
+    assert grown > 2 * JOURNAL_SIZE_LIMIT
+    assert shrunk <= JOURNAL_SIZE_LIMIT
