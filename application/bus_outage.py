@@ -88,7 +88,7 @@ class BusOutage:
         self._schedule_probe(started_at, error.retry_after)
 
     def unproven(self, started_at: float) -> None:
-        """The probe begun at ``started_at`` passed, but nothing was due to prove the bus with: probe later."""
+        """The probe begun at ``started_at`` passed, but nothing was due to prove the bus with."""
         self._schedule_probe(started_at, None)
 
     def recovered(self) -> None:
@@ -122,7 +122,8 @@ class BusOutage:
         if refused:
             logger.error(
                 "delivery paused, %s: the event bus refuses eventgate itself (%s). Events stay in the "
-                "outbox; the relay probes the bus until it takes them, and the service is not ready meanwhile",
+                "outbox; the relay probes the bus until it takes them, and the service is not ready "
+                "meanwhile",
                 cause,
                 error.reason,
             )

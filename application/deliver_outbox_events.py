@@ -113,7 +113,7 @@ class DeliverOutboxEvents:
         )
 
     async def _retry_later(self, claimed: Sequence[ClaimedEvent], reason: str) -> BatchOutcome:
-        """These events' own delivery failed: they wait their retry time, from the most attempts among them."""
+        """These events' own delivery failed: they wait a retry time, from the most attempts among them."""
         attempts = max(item.attempts for item in claimed) + 1
         delay = self._schedule.delay(attempts, self._unit_random())
         await self._outbox.retry_later(self._owner, [item.event.id for item in claimed], delay, reason)

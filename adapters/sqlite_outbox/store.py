@@ -160,7 +160,8 @@ class SqliteOutboxStore:
                 if overdue:
                     connection.execute(
                         "UPDATE outbox SET lease_owner = NULL, lease_until = 0"
-                        " WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND state = 'pending'",
+                        " WHERE id IN (SELECT value FROM json_each(?))"
+                        " AND lease_owner = ? AND state = 'pending'",
                         (json.dumps(overdue), owner),
                     )
                 rows = connection.execute(
