@@ -15,6 +15,10 @@ from domain.errors import EventBusUnavailable
 
 logger = logging.getLogger(__name__)
 
+TRUST_BUS_PROBE_FOR = 10
+"""Failed probes of the bus's own in a row that hold real batches back; then a batch goes all the same,
+should that probe be wrong."""
+
 
 class OutboxRelay:
     """Runs ``DeliverOutboxEvents`` in a loop, and waits for the bus, not for the events, when it fails.
@@ -28,9 +32,10 @@ class OutboxRelay:
 
     When the bus fails a batch, the relay probes it as ``probes`` says, one probe at a time: first
     with ``bus_probe`` when there is one (a cheap request, bounded by the schedule's cap), then with
-    the next real batch. The first batch the bus takes ends the outage, and everything due goes at
-    full speed; ``on_pause`` counts each outage by its cause. The relay counts as stuck when no
-    turn began for ``stuck_after`` seconds, longer than any wait or publish lasts.
+    the next real batch; every ``TRUST_BUS_PROBE_FOR`` failed probes a batch goes all the same. The
+    first batch the bus takes (or judges) ends the outage, and everything due goes at full speed;
+    ``on_pause`` counts each outage by its cause. The relay counts as stuck when no turn began for
+    ``stuck_after`` seconds, longer than any wait or publish lasts.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class OutboxRelay:
         self._bus_probe = bus_probe
         self._probe_timeout = probes.cap
         self._outage = BusOutage(probes, on_pause=on_pause, monotonic=monotonic, unit_random=unit_random)
+        self._held_back = 0
         self._idle_interval = idle_interval
         self._gather_interval = gather_interval
         self._error_pause = error_pause
@@ -83,7 +89,7 @@ class OutboxRelay:
             if outcome.bus_failure is not None:
                 self._outage.failed(outcome.bus_failure, started)
                 continue
-            if outcome.delivered:
+            if outcome.delivered or outcome.dead:  # a bus that judges events takes requests again
                 self._outage.recovered()
             elif self._outage.failing:
                 self._outage.unproven(started)
@@ -119,7 +125,8 @@ class OutboxRelay:
         await self._sleep_unless_stopped(self._outage.until_next_probe())
         if self._stopping.is_set():
             return False
-        if self._bus_probe is None:
+        if self._bus_probe is None or self._held_back >= TRUST_BUS_PROBE_FOR:
+            self._held_back = 0
             return True
         started = self._monotonic()
         try:
@@ -130,7 +137,9 @@ class OutboxRelay:
         except Exception as error:
             reason = f"probing the event bus failed: {error!r}"
         if reason is None:
+            self._held_back = 0
             return True
+        self._held_back += 1
         self._outage.failed(EventBusUnavailable(reason), started)
         return False
 
