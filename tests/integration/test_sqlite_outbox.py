@@ -4,6 +4,8 @@ import asyncio
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -268,3 +270,48 @@ async def test_the_write_ahead_log_shrinks_back_to_its_limit_once_a_checkpoint_c
 
     assert grown > 2 * JOURNAL_SIZE_LIMIT
     assert shrunk <= JOURNAL_SIZE_LIMIT
+
+
+HOLDER = """
+import asyncio, sys
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from domain.event import UserEvent
+
+async def main() -> None:
+    store = SqliteOutboxStore(sys.argv[1])
+    await store.open()
+    print("open", flush=True)
+    sys.stdin.readline()
+    await store.append([UserEvent(name="app/test", data={}, id="accepted-after-the-other-process", ts=1)])
+    print("appended", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_an_event_accepted_after_another_process_used_the_outbox_survives_a_kill_9(tmp_path: Path) -> None:
+    """Another process (``eventgate outbox status``) opening and closing the outbox must find it in use."""
+    path = tmp_path / "outbox.sqlite3"
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ) as holder:
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        try:
+            assert holder.stdout.readline() == "open\n"
+            other = sqlite3.connect(path)
+            other.execute("SELECT count(*) FROM outbox").fetchone()
+            other.close()
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "appended\n"
+        finally:
+            holder.kill()
+
+    survivors = sqlite3.connect(path).execute("SELECT id FROM outbox").fetchall()
+    assert survivors == [("accepted-after-the-other-process",)]
