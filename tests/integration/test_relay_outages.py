@@ -68,8 +68,8 @@ async def test_after_an_outage_the_backlog_goes_at_once_at_full_speed(
         await until(lambda: len(bus.accepted) == 3000)
 
     first, *_, last = bus.delivered_at
-    assert first - back <= PROBES.cap + 0.1, "the first probe after the bus is back finds it"
-    assert last - first < 0.5, "no event waits a retry time of its own after an outage"
+    assert first - back <= PROBES.cap + 0.3, "the first probe after the bus is back finds it"
+    assert last - first < 1.0, "no event waits a retry time of its own after an outage"
     assert [e.id for e in bus.accepted] == [f"event-{n}" for n in range(3000)]
 
 
