@@ -87,7 +87,7 @@ async def test_while_the_bus_is_down_it_is_probed_one_probe_at_a_time_a_capped_i
     assert bus.most_at_once == 1
     assert len(bus.publishes) <= 1 + len(bus.probes) // TRUST_BUS_PROBE_FOR, "the probe held batches back"
     assert 8 <= len(attempts) <= 2 / (PROBES.cap / 2) + 5
-    assert all(gap <= PROBES.cap + 0.05 for gap in gaps)
+    assert all(gap <= PROBES.cap + 0.15 for gap in gaps)
     assert all(gap >= PROBES.cap / 2 - 0.01 for gap in gaps[4:]), "after the ramp, never in a tight loop"
 
 
