@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test lint typecheck unit install clean soak
 
 # `make run` needs the service's own dependencies only; `make test` adds the tools and test peers.
 $(RUNTIME): pyproject.toml constraints.txt
@@ -51,6 +51,14 @@ CHROMIUM := /usr/bin/chromium
 test: lint typecheck
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(BIN)/pytest -q
+
+# `make soak`: the flapping-bus soak of tests/reliability/test_fresh_delivery.py, longer than in `make test`.
+SOAK_CYCLES ?= 4
+SOAK_SCALE ?= 2.5
+
+soak: $(INSTALLED)
+	EVENTGATE_SOAK_CYCLES=$(SOAK_CYCLES) EVENTGATE_SOAK_SCALE=$(SOAK_SCALE) \
+	  $(BIN)/pytest -q -s tests/reliability/test_fresh_delivery.py -k flapping
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

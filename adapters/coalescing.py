@@ -16,7 +16,7 @@ from typing import Protocol
 
 from adapters.event_json import encoded_size
 from application.ports import ProbedEventBus
-from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent
 
 DEFAULT_LINGER = 0.002
@@ -283,6 +283,8 @@ def _own_outcome(error: PublishFailed, batch: _Batch, events: Sequence[UserEvent
 
 def _narrowed(error: PublishFailed, accepted_ids: Sequence[str]) -> PublishFailed:
     """The same kind of failure and reason, with ``accepted_ids`` limited to one caller's events."""
+    if isinstance(error, SenderRefused):
+        return SenderRefused(error.reason, error.cause, accepted_ids=accepted_ids)
     if isinstance(error, EventBusUnavailable):
         return EventBusUnavailable(error.reason, error.retry_after, accepted_ids=accepted_ids)
     if isinstance(error, EventRejected):

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.ports import ClaimedEvent, EventBusPort, OutboxPort
 from domain.backoff import full_jitter_delay
@@ -16,27 +16,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What one batch came to; ``pause`` is how long the relay should wait before claiming again."""
+    """What one batch came to."""
 
     claimed: int = 0
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-    pause: float = 0.0
     full: bool = False
     """A whole batch was claimed: more events may be waiting already."""
+    bus_failure: EventBusUnavailable | None = None
+    """The bus failed the batch (it is down, or refuses eventgate): the relay waits for the bus."""
 
 
 @dataclass(frozen=True, slots=True)
 class RetrySchedule:
-    """Backoff for events the bus could not take: exponential from ``base``, at most ``cap`` seconds."""
+    """Backoff for events whose own delivery failed: exponential from ``base``, at most ``cap`` seconds.
+
+    An outage of the bus is not the events' failure: they stay due, and the relay waits for the bus.
+    """
 
     base: float = 0.5
     cap: float = 60.0
 
-    def delay(self, attempts: int, retry_after: float | None, unit_random: float) -> float:
-        backoff = full_jitter_delay(attempts, base=self.base, cap=self.cap, unit_random=unit_random)
-        return max(backoff, retry_after or 0.0)
+    def delay(self, attempts: int, unit_random: float) -> float:
+        return full_jitter_delay(attempts, base=self.base, cap=self.cap, unit_random=unit_random)
 
 
 DEFAULT_SCHEDULE = RetrySchedule()
@@ -45,8 +48,12 @@ DEFAULT_SCHEDULE = RetrySchedule()
 class DeliverOutboxEvents:
     """Claim due events, publish them in one batch, and record each one's outcome in the outbox.
 
-    Nothing is dropped: delivered events are marked, events the bus could not take wait and are
-    tried again, and events the bus refused for good are dead-lettered with the bus's reason.
+    Nothing is dropped. Delivered events are marked. When the bus fails a batch without judging
+    its events (``EventBusUnavailable``, ``SenderRefused``) they are released, due at once, and the
+    outcome says the bus failed. Events the bus refused for good are found by sending the batch
+    again one event at a time, and only they are dead-lettered, with the bus's reason. Events whose
+    publish failed in a way no bus should (an error of the adapter's, most likely over what these
+    events hold) wait their own retry time, so that the events behind them go on.
     """
 
     def __init__(
@@ -73,75 +80,69 @@ class DeliverOutboxEvents:
         if not claimed:
             return BatchOutcome()
         events = [item.event for item in claimed]
-        attempts = max(item.attempts for item in claimed) + 1
         try:
             await self._bus.publish(events)
         except asyncio.CancelledError:
             await asyncio.shield(self._release_interrupted(events))
             raise
         except EventBusUnavailable as error:
-            return await self._retry_rest(
-                claimed, error.accepted_ids, attempts, error.reason, error.retry_after
-            )
+            outcome = await self._wait_for_the_bus(claimed, error)
         except EventRejected as error:
             await self._mark_delivered(error.accepted_ids)
-            return await self._isolate_rejected(claimed, set(error.accepted_ids), attempts)
+            outcome = await self._isolate_rejected(claimed, set(error.accepted_ids))
         except Exception as error:
-            logger.exception("the event bus failed unexpectedly; the batch will be retried")
-            return await self._retry_rest(claimed, (), attempts, f"unexpected error: {error!r}", None)
-        await self._mark_delivered([event.id for event in events])
+            logger.exception(
+                "the event bus failed unexpectedly; %d events wait their retry time", len(events)
+            )
+            outcome = await self._retry_later(claimed, f"unexpected error: {error!r}")
+        else:
+            await self._mark_delivered([event.id for event in events])
+            outcome = BatchOutcome(claimed=len(claimed), delivered=len(claimed))
+        return replace(outcome, full=len(claimed) >= self._batch_size)
+
+    async def _wait_for_the_bus(
+        self, claimed: Sequence[ClaimedEvent], error: EventBusUnavailable
+    ) -> BatchOutcome:
+        """The bus failed, not the events: those it did not take are due again at once."""
+        await self._mark_delivered(error.accepted_ids)
+        accepted = set(error.accepted_ids)
+        rest = [item.event.id for item in claimed if item.event.id not in accepted]
+        await self._outbox.retry_later(self._owner, rest, 0.0, error.reason)
         return BatchOutcome(
-            claimed=len(claimed), delivered=len(claimed), full=len(claimed) >= self._batch_size
+            claimed=len(claimed), delivered=len(accepted), retried=len(rest), bus_failure=error
         )
 
-    async def _retry_rest(
-        self,
-        claimed: Sequence[ClaimedEvent],
-        accepted_ids: Sequence[str],
-        attempts: int,
-        reason: str,
-        retry_after: float | None,
-    ) -> BatchOutcome:
-        await self._mark_delivered(accepted_ids)
-        accepted = set(accepted_ids)
-        rest = [item.event.id for item in claimed if item.event.id not in accepted]
-        delay = self._schedule.delay(attempts, retry_after, self._unit_random())
-        await self._outbox.retry_later(self._owner, rest, delay, reason)
-        logger.warning("the event bus is unavailable (%s); %d events wait %.1f s", reason, len(rest), delay)
-        return BatchOutcome(claimed=len(claimed), delivered=len(accepted), retried=len(rest), pause=delay)
+    async def _retry_later(self, claimed: Sequence[ClaimedEvent], reason: str) -> BatchOutcome:
+        """These events' own delivery failed: they wait a retry time, from the most attempts among them."""
+        attempts = max(item.attempts for item in claimed) + 1
+        delay = self._schedule.delay(attempts, self._unit_random())
+        await self._outbox.retry_later(self._owner, [item.event.id for item in claimed], delay, reason)
+        return BatchOutcome(claimed=len(claimed), retried=len(claimed))
 
-    async def _isolate_rejected(
-        self, claimed: Sequence[ClaimedEvent], accepted: set[str], attempts: int
-    ) -> BatchOutcome:
+    async def _isolate_rejected(self, claimed: Sequence[ClaimedEvent], accepted: set[str]) -> BatchOutcome:
         """The bus refused the batch: send the rest one by one so only the guilty events die."""
-        delivered, dead = len(accepted), 0
-        rest = [item.event for item in claimed if item.event.id not in accepted]
-        for position, event in enumerate(rest):
+        delivered, dead, retried = len(accepted), 0, 0
+        rest = [item for item in claimed if item.event.id not in accepted]
+        for position, item in enumerate(rest):
             try:
-                await self._bus.publish([event])
+                await self._bus.publish([item.event])
             except EventRejected as error:
-                await self._outbox.dead_letter(self._owner, [event.id], error.reason)
-                logger.error("the event bus refused event %s for good: %s", event.id, error.reason)
+                await self._outbox.dead_letter(self._owner, [item.event.id], error.reason)
+                logger.error("the event bus refused event %s for good: %s", item.event.id, error.reason)
                 dead += 1
                 continue
             except EventBusUnavailable as error:
-                outcome = await self._retry_rest(
-                    [ClaimedEvent(event=e, attempts=attempts - 1) for e in rest[position:]],
-                    error.accepted_ids,
-                    attempts,
-                    error.reason,
-                    error.retry_after,
+                outcome = await self._wait_for_the_bus(rest[position:], error)
+                return replace(
+                    outcome, claimed=len(claimed), delivered=delivered + outcome.delivered, dead=dead
                 )
-                return BatchOutcome(
-                    claimed=len(claimed),
-                    delivered=delivered + outcome.delivered,
-                    retried=outcome.retried,
-                    dead=dead,
-                    pause=outcome.pause,
-                )
-            await self._mark_delivered([event.id])
+            except Exception as error:
+                logger.exception("the event bus failed unexpectedly on event %s", item.event.id)
+                retried += (await self._retry_later([item], f"unexpected error: {error!r}")).retried
+                continue
+            await self._mark_delivered([item.event.id])
             delivered += 1
-        return BatchOutcome(claimed=len(claimed), delivered=delivered, dead=dead)
+        return BatchOutcome(claimed=len(claimed), delivered=delivered, retried=retried, dead=dead)
 
     async def _release_interrupted(self, events: Sequence[UserEvent]) -> None:
         """Shutdown cut a publish short: free the events now instead of when their lease runs out."""

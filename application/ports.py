@@ -129,8 +129,12 @@ class EventBusPort(Protocol):
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         """Publish the events and return their ids, in order.
 
-        Raises ``EventBusUnavailable`` when trying again may succeed and ``EventRejected`` when it
-        cannot.
+        A failure says whose it is. ``EventRejected``: the bus judged these events and refused them
+        for good (invalid, too large). ``SenderRefused``: the bus refuses eventgate itself (a wrong
+        key, address or right), whatever the events. ``EventBusUnavailable``: the bus cannot take
+        events now. Only the first is about the events: the other two stop every publish alike, so
+        the relay waits for the bus rather than giving up on events. Each error's ``accepted_ids``
+        lists the events the bus took before it failed.
         """
         ...
 
@@ -161,7 +165,11 @@ class RateLimiterPort(Protocol):
 
 
 class ReadinessProbe(Protocol):
-    """Part of the service that can tell whether it can do its work right now."""
+    """Part of the service that can tell whether it can do its work right now.
+
+    A bus's probe should be cheap (the relay asks it about once a second while the bus fails, before
+    it risks a batch) and may be partial: a bus that answers may still fail a publish.
+    """
 
     async def probe(self) -> str | None:
         """``None`` when ready; otherwise a short reason, safe to show anyone (no secrets, no paths)."""

@@ -91,7 +91,10 @@ class PublishFailed(DomainError):
 
 
 class EventBusUnavailable(PublishFailed):
-    """The bus could not take the events now; trying again later may succeed."""
+    """The bus could not take the events now; trying again later may succeed.
+
+    It says nothing against the events themselves: the bus is down, overloaded, or out of reach.
+    """
 
     def __init__(
         self, reason: str, retry_after: float | None = None, *, accepted_ids: Sequence[str] = ()
@@ -100,8 +103,21 @@ class EventBusUnavailable(PublishFailed):
         self.retry_after = retry_after
 
 
+class SenderRefused(EventBusUnavailable):
+    """The bus refuses eventgate itself, not the events: its key is wrong, or its address, or its rights.
+
+    No event can pass until someone fixes the configuration, and then each passes as it is: an
+    unavailability that lasts, never a verdict on the events. ``cause`` names the refusal in a few
+    words, safe to show anyone (``event key rejected``); ``reason`` gives the bus's answer, for the log.
+    """
+
+    def __init__(self, reason: str, cause: str, *, accepted_ids: Sequence[str] = ()) -> None:
+        super().__init__(reason, accepted_ids=accepted_ids)
+        self.cause = cause
+
+
 class EventRejected(PublishFailed):
-    """The bus refused the events for good; sending them again unchanged would fail again."""
+    """The bus refused the events themselves for good (invalid, too large): sent again, they fail again."""
 
 
 class OutboxUnavailable(EventBusUnavailable):

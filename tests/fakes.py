@@ -1,8 +1,11 @@
 """Hand-written fakes that record what happened, for the tests that need more than the memory adapters."""
 
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 
-from domain.errors import EventRejected
+from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
 
@@ -38,3 +41,49 @@ class ManualMillisecondClock:
 
     def advance(self, seconds: float) -> None:
         self.now_ms += int(seconds * 1000)
+
+
+class SwitchableEventBus:
+    """A bus that is up, or down with ``failure`` for every publish, and records what was asked of it.
+
+    Down, its probe fails too unless ``probe_sees_outages`` is false: a probe that only checks that
+    the bus answers, as Inngest's does, passes while every publish is refused. ``publishes`` and
+    ``probes`` record when each began (monotonic seconds), ``delivered_at`` when each accepted batch
+    was taken, and ``most_at_once`` the most publishes and probes that were under way together.
+    """
+
+    def __init__(self, *, probe_sees_outages: bool = True) -> None:
+        self.failure: EventBusUnavailable | None = None
+        self.probe_sees_outages = probe_sees_outages
+        self.accepted: list[UserEvent] = []
+        self.delivered_at: list[float] = []
+        self.publishes: list[float] = []
+        self.probes: list[float] = []
+        self.most_at_once = 0
+        self._under_way = 0
+
+    async def probe(self) -> str | None:
+        self.probes.append(time.monotonic())
+        async with self._one_more():
+            if self.failure is not None and self.probe_sees_outages:
+                return self.failure.reason
+            return None
+
+    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        self.publishes.append(time.monotonic())
+        async with self._one_more():
+            if self.failure is not None:
+                raise self.failure
+            self.accepted.extend(events)
+            self.delivered_at.append(time.monotonic())
+            return [event.id for event in events]
+
+    @contextlib.asynccontextmanager
+    async def _one_more(self) -> AsyncIterator[None]:
+        self._under_way += 1
+        self.most_at_once = max(self.most_at_once, self._under_way)
+        try:
+            await asyncio.sleep(0)
+            yield
+        finally:
+            self._under_way -= 1

@@ -13,7 +13,7 @@ from adapters.inngest.batches import BatchLimits, RequestBody
 from adapters.inngest.endpoint import BASE_URL, EVENT_API_BASE_URL, EVENT_KEY, InngestEndpoint
 from adapters.inngest.redaction import redact
 from adapters.inngest.retry import Clock, RetryBudget, RetryPolicy, parse_retry_after
-from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
@@ -23,13 +23,19 @@ _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_LIMITS = BatchLimits()
 _SYSTEM_CLOCK = Clock()
 _MAX_DETAIL_CHARS = 300
-_REJECTIONS = {
-    400: "invalid event",
-    401: f"event key rejected — check {EVENT_KEY}",
-    403: f"event key rejected — check {EVENT_KEY}",
-    404: f"event API not found — check {BASE_URL} or {EVENT_API_BASE_URL}",
-    413: "event too large",
+_EVENT_VERDICTS = {400: "invalid event", 413: "event too large", 422: "invalid event"}
+"""The answers that judge the events themselves: only these make them ``EventRejected``."""
+_KEY_REJECTED = ("event key rejected", f"check {EVENT_KEY}")
+_SENDER_REFUSALS = {
+    401: _KEY_REJECTED,
+    403: _KEY_REJECTED,
+    404: ("event API not found", f"check {BASE_URL} or {EVENT_API_BASE_URL}"),
 }
+"""Other refusals, of eventgate rather than of the events: each status's cause, and what to check."""
+_REDIRECTED = ("event API redirects", f"check {BASE_URL} or {EVENT_API_BASE_URL}")
+_REFUSED = ("event API refuses eventgate", f"check {EVENT_KEY}, {BASE_URL} and {EVENT_API_BASE_URL}")
+_SERVER_FAILING = frozenset({429, 500, 502, 503, 504})
+"""What the origin may answer a probe when it cannot take events now; any other answer shows it is up."""
 
 
 def _is_retryable(status: int) -> bool:
@@ -45,6 +51,8 @@ class _Failure:
     retryable: bool
     retry_after: float | None = None
     accepted: int = 0
+    refused_sender: str | None = None
+    """The cause, when Inngest refuses eventgate itself rather than the events."""
 
 
 class InngestEventBus:
@@ -80,18 +88,25 @@ class InngestEventBus:
         self._headers = httpx.Headers(headers)
 
     async def probe(self) -> str | None:
-        """Reachable when the event API's origin answers HTTP at all within two seconds."""
+        """Ready when the event API's origin answers within two seconds, other than overloaded or failing.
+
+        It sends no event and no key, so it cannot tell a wrong key: only a publish shows that.
+        """
         try:
-            await self._client.get(self._endpoint.base_url, timeout=2.0)
+            response = await self._client.get(self._endpoint.base_url, timeout=2.0)
         except httpx.HTTPError as error:
             return f"the Inngest event API is unreachable ({type(error).__name__})"
+        if response.status_code in _SERVER_FAILING:
+            return f"the Inngest event API answers HTTP {response.status_code}"
         return None
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         """Publish the events and return their ids, in order, once Inngest has acknowledged each.
 
-        Raises ``EventRejected`` or ``EventBusUnavailable``; their ``accepted_ids`` list the events
-        Inngest accepted before the failure, always the first ones given.
+        Raises ``EventRejected`` (400, 413, 422: the events are at fault), ``SenderRefused`` (any
+        other refusal: 401 and 403 for a wrong key, 404 for a wrong address, ...) or
+        ``EventBusUnavailable``; their ``accepted_ids`` list the events Inngest accepted before the
+        failure, always the first ones given.
         """
         if not events:
             return []
@@ -125,7 +140,7 @@ class InngestEventBus:
                     retryable=True,
                     retry_after=failure.retry_after,
                 )
-            logger.info(
+            logger.debug(
                 "Inngest did not take %d event(s) (attempt %d of %d): %s; retrying in %.2f s",
                 len(body.events),
                 attempts,
@@ -178,21 +193,29 @@ class InngestEventBus:
                 retryable=True,
                 retry_after=parse_retry_after(response.headers.get("retry-after"), self._clock.wall()),
             )
-        reason = _REJECTIONS.get(status, "event API refused the events")
-        return _Failure(
-            f"{reason} ({self._endpoint.redacted_url} answered HTTP {status}{said})",
-            retryable=False,
-            accepted=wire.accepted_count(detail, event_count) if detail is not None and status == 400 else 0,
-        )
+        answered = f"{self._endpoint.redacted_url} answered HTTP {status}{said}"
+        verdict = _EVENT_VERDICTS.get(status)
+        if verdict is not None:
+            return _Failure(
+                f"{verdict} ({answered})",
+                retryable=False,
+                accepted=wire.accepted_count(detail, event_count)
+                if detail is not None and status == 400
+                else 0,
+            )
+        cause, check = _SENDER_REFUSALS.get(status, _REDIRECTED if 300 <= status < 400 else _REFUSED)
+        return _Failure(f"{cause} — {check} ({answered})", retryable=False, refused_sender=cause)
 
     def _redact(self, text: str) -> str:
-        return redact(text).replace(self._endpoint.event_key, "***")
+        return redact(text, self._endpoint.event_key)
 
     @staticmethod
     def _error(failure: _Failure, accepted: Sequence[str], total: int) -> PublishFailed:
         reason = failure.reason
         if accepted:
             reason = f"{reason}; {len(accepted)} of {total} events were published"
+        if failure.refused_sender is not None:
+            return SenderRefused(reason, failure.refused_sender, accepted_ids=accepted)
         if failure.retryable:
             return EventBusUnavailable(reason, failure.retry_after, accepted_ids=accepted)
         return EventRejected(reason, accepted_ids=accepted)

@@ -2,11 +2,11 @@
 
 Wiring: ``build_registry()`` is the registry ``/metrics`` renders and ``Metrics(registry)`` the
 process's one set of metric objects; ``MeteredEventBus(bus, metrics, backend)`` and
-``MeteredOutbox(outbox, metrics, backend)`` wrap the relay's ports; ``OutboxStatusCollector``
-renders a status read for one scrape.
+``MeteredOutbox(outbox, metrics, backend)`` wrap the relay's ports, ``DeliveryPauses(metrics,
+backend)`` counts the relay's pauses; ``OutboxStatusCollector`` renders a status read for one scrape.
 """
 
-from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
+from adapters.metrics.metered import DeliveryPauses, MeteredEventBus, MeteredOutbox
 from adapters.metrics.outbox_collector import OutboxStatusCollector, outbox_families
 from adapters.metrics.registry import (
     MULTIPROC_DIR_ENV,
@@ -19,6 +19,7 @@ from adapters.metrics.registry import (
 
 __all__ = [
     "MULTIPROC_DIR_ENV",
+    "DeliveryPauses",
     "MeteredEventBus",
     "MeteredOutbox",
     "Metrics",

@@ -5,6 +5,7 @@ once, at construction, and a publish costs one ``inc`` per counter plus one ``ob
 for the delivery latency, the one per-event measure there is.
 """
 
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -12,17 +13,22 @@ from prometheus_client import Counter
 
 from adapters.metrics.registry import Metrics
 from application.ports import ClaimedEvent, OutboxPort, ProbedEventBus
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import PublishFailed
 from domain.event import UserEvent
+
+MAX_PAUSE_CAUSES = 16
+OTHER_CAUSE = "other"
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 class MeteredEventBus:
-    """An ``EventBusPort`` (and ``ReadinessProbe``) that counts the publishes of ``inner``.
+    """An ``EventBusPort`` (and ``ReadinessProbe``) that counts what the bus of ``inner`` acknowledged.
 
-    Acknowledged events count as published, with their batch size and delivery latency (now
-    minus the event's ``ts``); on ``EventBusUnavailable`` the events not acknowledged count as
-    retried, on ``EventRejected`` as failed, those in ``accepted_ids`` as published in both cases.
-    Errors are raised again unchanged; any other exception passes through uncounted.
+    Acknowledged events count as published, with their batch size and delivery latency (now minus
+    the event's ``ts``); those in a failure's ``accepted_ids`` count as published too. Failures
+    are counted once per event where the event's fate is decided, not per publish attempt here:
+    by ``MeteredOutbox`` for the relay, and by the HTTP outcome counters in direct mode. Errors
+    are raised again unchanged.
     """
 
     def __init__(
@@ -35,8 +41,6 @@ class MeteredEventBus:
     ) -> None:
         self._inner = inner
         self._published = metrics.events_published.labels(backend=backend)
-        self._retried = metrics.events_retried.labels(backend=backend)
-        self._failed = metrics.events_failed.labels(backend=backend)
         self._batch_size = metrics.publish_batch_size.labels(backend=backend)
         self._latency = metrics.delivery_latency.labels(backend=backend)
         self._wall_clock = wall_clock
@@ -47,13 +51,8 @@ class MeteredEventBus:
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         try:
             ids = await self._inner.publish(events)
-        except EventBusUnavailable as error:
+        except PublishFailed as error:
             self._count_partial(events, error.accepted_ids)
-            self._count_rest(self._retried, len(events) - len(error.accepted_ids))
-            raise
-        except EventRejected as error:
-            self._count_partial(events, error.accepted_ids)
-            self._count_rest(self._failed, len(events) - len(error.accepted_ids))
             raise
         if events:
             self._published.inc(len(events))
@@ -67,11 +66,6 @@ class MeteredEventBus:
             accepted = set(accepted_ids)
             self._observe_latency([event for event in events if event.id in accepted])
 
-    @staticmethod
-    def _count_rest(counter: Counter, count: int) -> None:
-        if count > 0:
-            counter.inc(count)
-
     def _observe_latency(self, events: Sequence[UserEvent]) -> None:
         now_ms = self._wall_clock() * 1000.0
         observe = self._latency.observe
@@ -81,26 +75,61 @@ class MeteredEventBus:
 
 
 class MeteredOutbox:
-    """An ``OutboxPort`` that forwards every call to ``inner`` and counts the events dead-lettered.
+    """An ``OutboxPort`` that forwards every call to ``inner`` and counts each event's fate once.
 
-    ``backend`` names the bus that refused them. The count is of the ids handed over once the call
-    succeeded; an id whose lease another relay had taken meanwhile is counted though not buried.
+    Retried: an event released to be delivered again, counted the first time only (it was claimed
+    with no attempt behind it), however many attempts it then takes. Failed and dead-lettered: an
+    event the bus refused for good, which the relay buries. ``backend`` names the bus. The counts
+    are of the ids handed over once the call succeeded; an id whose lease another relay had taken
+    meanwhile is counted though not changed.
     """
 
     def __init__(self, inner: OutboxPort, metrics: Metrics, backend: str) -> None:
         self._inner = inner
+        self._retried = metrics.events_retried.labels(backend=backend)
+        self._failed = metrics.events_failed.labels(backend=backend)
         self._dead_lettered = metrics.events_dead_lettered.labels(backend=backend)
+        self._first_attempts: set[str] = set()
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
-        return await self._inner.claim(owner, limit, lease_seconds)
+        claimed = await self._inner.claim(owner, limit, lease_seconds)
+        self._first_attempts = {item.event.id for item in claimed if item.attempts == 0}
+        return claimed
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         await self._inner.mark_delivered(owner, event_ids)
 
     async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
         await self._inner.retry_later(owner, event_ids, delay, error)
+        first = self._first_attempts.intersection(event_ids)
+        if first:
+            self._retried.inc(len(first))
+            self._first_attempts -= first
 
     async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
         await self._inner.dead_letter(owner, event_ids, reason)
         if event_ids:
+            self._failed.inc(len(event_ids))
             self._dead_lettered.inc(len(event_ids))
+
+
+class DeliveryPauses:
+    """Counts the relay's pauses for a failing bus by cause: the relay's ``on_pause``.
+
+    A cause is a few words (``event key rejected``), counted under its slug (``event-key-rejected``);
+    beyond ``MAX_PAUSE_CAUSES`` distinct ones, as ``other``.
+    """
+
+    def __init__(self, metrics: Metrics, backend: str) -> None:
+        self._pauses = metrics.delivery_pauses
+        self._backend = backend
+        self._by_cause: dict[str, Counter] = {}
+
+    def __call__(self, cause: str) -> None:
+        counter = self._by_cause.get(cause)
+        if counter is None:
+            slug = _NOT_SLUG.sub("-", cause.lower()).strip("-") or OTHER_CAUSE
+            if len(self._by_cause) >= MAX_PAUSE_CAUSES:
+                slug = OTHER_CAUSE
+            counter = self._by_cause[cause] = self._pauses.labels(backend=self._backend, cause=slug)
+        counter.inc()

@@ -123,13 +123,15 @@ class Metrics:
         )
         self.events_retried = Counter(
             "eventgate_events_retried",
-            "Events the bus could not take for now; they are published again later.",
+            "Events the relay could not deliver at their first attempt; each counts once, however many "
+            "attempts follow.",
             ["backend"],
             registry=owner,
         )
         self.events_failed = Counter(
             "eventgate_events_failed",
-            "Events in publishes the bus refused for good (the relay then resends them one by one).",
+            "Events the bus refused for good, each once, found by the relay resending a refused batch "
+            "event by event.",
             ["backend"],
             registry=owner,
         )
@@ -137,6 +139,13 @@ class Metrics:
             "eventgate_events_dead_lettered",
             "Events the relay gave up on after the bus refused them alone; see eventgate outbox dead.",
             ["backend"],
+            registry=owner,
+        )
+        self.delivery_pauses = Counter(
+            "eventgate_delivery_pauses",
+            "Times the relay paused delivery because the bus failed, by cause: bus-unavailable, or why "
+            "the bus refuses eventgate itself (event-key-rejected, ...).",
+            ["backend", "cause"],
             registry=owner,
         )
         self.delivery_latency = Histogram(

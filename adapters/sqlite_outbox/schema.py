@@ -7,6 +7,11 @@ SyncMode = Literal["normal", "full"]
 
 SCHEMA_VERSION = 1
 
+JOURNAL_SIZE_LIMIT = 16 << 20
+"""Bytes of write-ahead log kept once it starts over, about what it reaches between two checkpoints
+under heavy load: a burst, or a checkpoint held back by a long read, may grow the log, and SQLite
+would otherwise keep its largest size for good."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,12 +67,16 @@ END;
 def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3.Connection:
     """Open the outbox in WAL mode and create its tables; ``sync="full"`` also survives power loss.
 
+    The log is cut back to ``JOURNAL_SIZE_LIMIT`` each time it starts over (the limit is each
+    connection's own, so every connection sets it).
+
     The connection runs in autocommit mode: every write transaction is opened explicitly with
     ``BEGIN IMMEDIATE`` so that processes sharing the file queue for the write lock instead of
     failing half-way through.
     """
     connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
     connection.execute(f"PRAGMA synchronous = {sync.upper()}")
     connection.execute("PRAGMA foreign_keys = ON")
     version = connection.execute("PRAGMA user_version").fetchone()[0]

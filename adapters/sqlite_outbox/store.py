@@ -111,8 +111,9 @@ class SqliteOutboxStore:
         no lease to write and nothing to decode per event. Their rows are leased from the start, so
         no other relay takes them meanwhile; if this process dies, the leases run out and any relay
         claims them, as after a crash mid-delivery. At most ``capacity`` events wait in memory (more
-        are written unleased, for the file's claims); one that waited half its lease is left to them
-        too, so that a lease never runs out while its delivery may still be under way.
+        are written unleased, for the file's claims); one that waited half its lease is released to
+        them by the next claim and claimed anew, so that a lease never runs out while its delivery
+        may still be under way.
         """
         self._hand_off = _HandOff(owner, int(lease_seconds * 1000), capacity, deque())
 
@@ -150,10 +151,19 @@ class SqliteOutboxStore:
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
         lease_ms = int(lease_seconds * 1000)
+        hand_off = self._hand_off if self._hand_off is not None and self._hand_off.owner == owner else None
+        overdue = [] if hand_off is None else self._overdue_hand_offs(hand_off)
 
         def claim(connection: sqlite3.Connection) -> list[ClaimedEvent]:
             now = self._clock_ms()
             with _write_transaction(connection):
+                if overdue:
+                    connection.execute(
+                        "UPDATE outbox SET lease_owner = NULL, lease_until = 0"
+                        " WHERE id IN (SELECT value FROM json_each(?))"
+                        " AND lease_owner = ? AND state = 'pending'",
+                        (json.dumps(overdue), owner),
+                    )
                 rows = connection.execute(
                     "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq IN ("
                     " SELECT seq FROM outbox INDEXED BY outbox_pending"
@@ -165,18 +175,30 @@ class SqliteOutboxStore:
             return [ClaimedEvent(event=decode_event(body), attempts=attempts) for _, body, attempts in rows]
 
         claimed = await self._writes.call(claim)
-        hand_off = self._hand_off
-        if hand_off is not None and hand_off.owner == owner and len(claimed) < limit:
+        if hand_off is not None and len(claimed) < limit:
             claimed += self._take_handed_off(hand_off, limit - len(claimed))
         return claimed
 
-    def _take_handed_off(self, hand_off: _HandOff, limit: int) -> list[ClaimedEvent]:
+    def _overdue_hand_offs(self, hand_off: _HandOff) -> list[str]:
+        """Take from memory the events that waited half their lease; the claim gets them from the file.
+
+        Their leases were taken when they were written, and would leave a publish too little time now:
+        so they are released in the claim's transaction and claimed with a fresh lease, at once, rather
+        than waiting in the file until their first lease ran out (the relay claims nothing while the
+        bus is down, and its hand-off waits meanwhile).
+        """
         fresh_after = self._clock_ms() - hand_off.lease_ms // 2
+        overdue: list[str] = []
+        waiting = hand_off.waiting
+        while waiting and waiting[0][0] < fresh_after:
+            overdue.append(waiting.popleft()[1].id)
+        return overdue
+
+    def _take_handed_off(self, hand_off: _HandOff, limit: int) -> list[ClaimedEvent]:
         taken: list[ClaimedEvent] = []
-        while hand_off.waiting and len(taken) < limit:
-            accepted_at, event = hand_off.waiting.popleft()
-            if accepted_at >= fresh_after:
-                taken.append(ClaimedEvent(event=event, attempts=0))
+        waiting = hand_off.waiting
+        while waiting and len(taken) < limit:
+            taken.append(ClaimedEvent(event=waiting.popleft()[1], attempts=0))
         return taken
 
     async def end_hand_off(self) -> None:

@@ -17,7 +17,7 @@ from adapters.event_ids import new_event_id
 from adapters.event_json import encoded_size
 from adapters.inngest import InngestEventBus, open_http_client
 from adapters.memory import InMemoryEventBus, InMemorySession
-from adapters.metrics import MeteredEventBus, MeteredOutbox, Metrics, build_registry
+from adapters.metrics import DeliveryPauses, MeteredEventBus, MeteredOutbox, Metrics, build_registry
 from adapters.nats_bus import open_nats_bus
 from adapters.nextauth import NextAuthSession
 from adapters.nextauth_db import DatabaseSession
@@ -25,6 +25,7 @@ from adapters.rabbitmq_bus import open_rabbitmq_bus
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.publisher import OutboxPublisher
 from adapters.sqlite_outbox.store import open_outbox_store
+from application.bus_outage import ProbeSchedule
 from application.check_readiness import CheckReadiness
 from application.deliver_outbox_events import DeliverOutboxEvents, RetrySchedule
 from application.rate_policy import RatePolicy
@@ -45,8 +46,14 @@ def relay_owner_id() -> str:
 
 
 def relay_stuck_after(retry_cap: float, lease_seconds: float) -> float:
-    """Longer than the longest pause plus the longest publish: a quiet relay beyond it is stuck."""
+    """Longer than the longest wait for a probe plus the longest publish: a quiet relay beyond it is stuck."""
     return retry_cap + lease_seconds + 30
+
+
+def relay_probes(interval: float, retry_cap: float) -> ProbeSchedule:
+    """Probes of a failing bus from a tenth of ``interval`` apart up to ``interval``, honouring a
+    ``Retry-After`` up to ``retry_cap``."""
+    return ProbeSchedule(first=interval / 10, cap=interval, max_retry_after=retry_cap)
 
 
 class Container(containers.DeclarativeContainer):
@@ -109,6 +116,13 @@ class Container(containers.DeclarativeContainer):
             running_relay,
             relay=providers.Factory(
                 OutboxRelay,
+                bus_probe=delivery,
+                probes=providers.Callable(
+                    relay_probes, interval=_relay.probe_interval, retry_cap=_relay.retry_cap
+                ),
+                on_pause=providers.Factory(
+                    DeliveryPauses, metrics=metrics, backend=settings.provided.bus.backend
+                ),
                 gather_interval=_relay.gather_seconds,
                 stuck_after=providers.Callable(
                     relay_stuck_after, retry_cap=_relay.retry_cap, lease_seconds=_relay.lease_seconds

@@ -96,6 +96,11 @@ def _indented(text: str) -> str:
     return "".join(f"\n    {console_safe(part)}" for part in text.split("\n"))
 
 
+QUIET_LOGGERS = ("httpx",)
+"""Libraries whose INFO lines repeat per request what eventgate's own metrics and logs say (httpx: one
+line per POST of the relay); they write warnings and errors, and everything at ``debug`` level."""
+
+
 def configure_logging(level: str, log_format: LogFormat) -> None:
     """Send every logger's records to standard error, as JSON unless ``auto`` finds a terminal there."""
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
@@ -104,3 +109,5 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "debug" else logging.WARNING)

@@ -192,9 +192,17 @@ class RelaySettings(msgspec.Struct, frozen=True, kw_only=True):
     retry_cap: Annotated[
         PositiveSeconds,
         Meta(
-            description="Longest wait, in seconds, between two deliveries of an event the bus could not take."
+            description="Longest wait, in seconds, before delivering again an event whose own delivery "
+            "failed, and the longest `Retry-After` of the bus honoured."
         ),
     ] = msgspec.field(default=60.0, name="EVENTGATE_RELAY_RETRY_CAP")
+    probe_interval: Annotated[
+        PositiveSeconds,
+        Meta(
+            description="While the bus fails, the relay probes it this many seconds apart at most (from a "
+            "tenth of it, doubling, with jitter), and the first probe that passes resumes delivery."
+        ),
+    ] = msgspec.field(default=1.0, name="EVENTGATE_RELAY_PROBE_INTERVAL")
     shutdown_grace: Annotated[
         PositiveSeconds,
         Meta(

@@ -131,7 +131,8 @@ ANSWERS = (
     Answer(
         503,
         "event-bus-unavailable",
-        "direct mode: the bus cannot take the event now; `Retry-After` says when to try again",
+        "direct mode: the bus cannot take the event now, or refuses eventgate itself (a wrong event key); "
+        "`Retry-After` says when to try again",
     ),
 )
 """Every answer ``POST /api`` gives: the OpenAPI responses and the README's table are both made from it."""

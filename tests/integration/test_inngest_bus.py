@@ -22,7 +22,7 @@ from adapters.inngest import (
     open_http_client,
 )
 from adapters.inngest.retry import Clock
-from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent
 from tests.containers import inngest_endpoint_from
 from tests.integration.inngest_stand_in import Drop, EventApiStandIn, Hang, Reply
@@ -249,21 +249,21 @@ async def test_gives_up_after_the_last_attempt_with_event_bus_unavailable(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("status", "reason"),
+    ("status", "reason", "kind"),
     [
-        (400, "invalid event"),
-        (401, "event key rejected"),
-        (403, "event key rejected"),
-        (404, "event API not found — check INNGEST_BASE_URL"),
-        (413, "event too large"),
+        (400, "invalid event", EventRejected),
+        (401, "event key rejected", SenderRefused),
+        (403, "event key rejected", SenderRefused),
+        (404, "event API not found — check INNGEST_BASE_URL", SenderRefused),
+        (413, "event too large", EventRejected),
     ],
 )
 async def test_refusals_are_not_retried_and_say_why(
-    stand_in: EventApiStandIn, sleep: RecordingSleep, status: int, reason: str
+    stand_in: EventApiStandIn, sleep: RecordingSleep, status: int, reason: str, kind: type[PublishFailed]
 ) -> None:
     stand_in.script(Reply(status, error_body("the server's words", status)))
     async with bus_for(cloud(stand_in), sleep) as bus:
-        with pytest.raises(EventRejected) as raised:
+        with pytest.raises(kind) as raised:
             await bus.publish(make_events(1))
 
     assert len(stand_in.requests) == 1
@@ -319,7 +319,7 @@ async def test_a_refusal_after_some_requests_reports_the_events_already_publishe
     stand_in.script(Reply(), Reply(), Reply(401, error_body("Event key not found", 401)))
     events = make_events(5)
     async with bus_for(cloud(stand_in), sleep, limits=BatchLimits(max_events=2)) as bus:
-        with pytest.raises(EventRejected) as raised:
+        with pytest.raises(SenderRefused) as raised:
             await bus.publish(events)
 
     assert raised.value.accepted_ids == tuple(event.id for event in events[:4])
@@ -401,7 +401,7 @@ async def test_never_reveals_the_event_key_in_errors_or_logs(
                 await bus.publish(make_events(1))
             errors.append(raised.value)
 
-    assert [type(error) for error in errors] == [EventRejected, EventBusUnavailable]
+    assert [type(error) for error in errors] == [SenderRefused, EventBusUnavailable]
     shown = [caplog.text, *(repr(error) for error in errors)]
     shown += ["".join(traceback.format_exception(error)) for error in errors]
     assert not [text for text in shown if KEY in text]

@@ -1,4 +1,4 @@
-"""Metrics move as the relay moves events from a real SQLite outbox: published, retried, failed, buried."""
+"""Metrics count events, not attempts, as the relay moves them from a real SQLite outbox."""
 
 from collections.abc import Sequence
 
@@ -11,7 +11,7 @@ from adapters.metrics.registry import Metrics
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DeliverOutboxEvents
 from application.ports import ProbedEventBus
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 
 pytestmark = pytest.mark.anyio
@@ -63,32 +63,51 @@ async def test_a_delivered_batch_counts_as_published_in_one_batch(outbox: Sqlite
     assert registry.get_sample_value("eventgate_delivery_latency_seconds_count", {"backend": "inngest"}) == 3
 
 
-async def test_a_poisoned_batch_counts_as_failed_then_the_rest_published_and_the_poison_dead_lettered(
+async def test_a_poisoned_batch_counts_the_poison_once_as_failed_and_dead_lettered_and_the_rest_published(
     outbox: SqliteOutboxStore,
 ) -> None:
     registry = CollectorRegistry()
-    await outbox.append([event(n) for n in range(3)])
+    await outbox.append([event(n) for n in range(137)])
 
     outcome = await metered_relay(outbox, PoisonAwareBus(poison=1), registry).execute()
 
-    assert (outcome.delivered, outcome.dead) == (2, 1)
-    assert counted(registry, "failed") == 3 + 1
-    assert counted(registry, "published") == 2
+    assert (outcome.delivered, outcome.dead) == (136, 1)
+    assert counted(registry, "failed") == 1
     assert counted(registry, "dead_lettered") == 1
+    assert counted(registry, "published") == 136
+    assert counted(registry, "retried") == 0
     assert (await outbox.status()).dead == 1
 
 
-async def test_an_unavailable_bus_counts_the_batch_as_retried_until_it_is_published(
+async def test_137_events_of_a_bus_refusing_eventgate_count_137_retried_and_none_failed_however_many_tries(
     outbox: SqliteOutboxStore,
 ) -> None:
     registry = CollectorRegistry()
     bus = InMemoryEventBus()
-    bus.fail_next(EventBusUnavailable("down", retry_after=0.0))
-    await outbox.append([event(n) for n in range(2)])
+    bus.fail_always(SenderRefused("event key rejected — check INNGEST_EVENT_KEY", "event key rejected"))
+    await outbox.append([event(n) for n in range(137)])
     deliver = metered_relay(outbox, bus, registry)
 
-    await deliver.execute()
+    for _ in range(3):
+        await deliver.execute()
+    bus.fail_always(None)
     await deliver.execute()
 
-    assert counted(registry, "retried") == 2
-    assert counted(registry, "published") == 2
+    assert counted(registry, "retried") == 137
+    assert counted(registry, "failed") == 0
+    assert counted(registry, "dead_lettered") == 0
+    assert counted(registry, "published") == 137
+
+
+async def test_one_event_retried_nine_times_counts_once_as_retried(outbox: SqliteOutboxStore) -> None:
+    registry = CollectorRegistry()
+    bus = InMemoryEventBus()
+    bus.fail_next(EventBusUnavailable("down"), times=9)
+    await outbox.append([event(1)])
+    deliver = metered_relay(outbox, bus, registry)
+
+    for _ in range(10):
+        await deliver.execute()
+
+    assert counted(registry, "retried") == 1
+    assert counted(registry, "published") == 1

@@ -10,7 +10,7 @@ from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DEFAULT_SCHEDULE, DeliverOutboxEvents, RetrySchedule
 from application.ports import EventBusPort
 from application.relay import OutboxRelay
-from domain.errors import EventBusUnavailable
+from domain.errors import EventBusUnavailable, SenderRefused
 from domain.event import UserEvent
 from tests.fakes import SelectiveEventBus
 
@@ -51,19 +51,35 @@ async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: Sqlit
     assert (await outbox.status()).pending == 0
 
 
-async def test_an_unavailable_bus_makes_the_batch_wait_at_least_its_retry_after(
+async def test_an_unavailable_bus_leaves_the_batch_due_at_once_and_says_the_bus_failed(
     outbox: SqliteOutboxStore,
 ) -> None:
     bus = InMemoryEventBus()
-    bus.fail_next(EventBusUnavailable("inngest answered 503", retry_after=7))
+    failure = EventBusUnavailable("inngest answered 503", retry_after=7)
+    bus.fail_next(failure)
     await outbox.append([event(1)])
 
     outcome = await deliverer(outbox, bus).execute()
 
-    assert (outcome.retried, outcome.pause) == (1, 7)
-    assert await outbox.claim("someone", 10, 30) == []
+    assert (outcome.retried, outcome.bus_failure) == (1, failure)
+    assert [(item.event.id, item.attempts) for item in await outbox.claim("someone", 10, 30)] == [
+        ("event-1", 1)
+    ]
     status = await outbox.status()
     assert (status.pending, status.last_error) == (1, "inngest answered 503")
+
+
+async def test_a_bus_that_refuses_eventgate_dead_letters_nothing(outbox: SqliteOutboxStore) -> None:
+    bus = InMemoryEventBus()
+    refusal = SenderRefused("event key rejected — check INNGEST_EVENT_KEY", "event key rejected")
+    bus.fail_always(refusal)
+    await outbox.append([event(n) for n in range(137)])
+
+    outcome = await deliverer(outbox, bus).execute()
+
+    assert (outcome.retried, outcome.dead, outcome.bus_failure) == (137, 0, refusal)
+    status = await outbox.status()
+    assert (status.pending, status.dead) == (137, 0)
 
 
 async def test_events_the_bus_took_before_failing_are_not_sent_again(outbox: SqliteOutboxStore) -> None:
@@ -93,13 +109,15 @@ async def test_a_refused_batch_is_split_so_only_the_poison_event_is_dead_lettere
     assert (dead.id, dead.reason) == ("event-2", "invalid event event-2")
 
 
-async def test_an_unexpected_bus_error_keeps_the_events_for_a_retry(outbox: SqliteOutboxStore) -> None:
+async def test_an_unexpected_bus_error_makes_the_events_wait_their_own_retry_time(
+    outbox: SqliteOutboxStore,
+) -> None:
     await outbox.append([event(1)])
 
     outcome = await deliverer(outbox, BrokenBus()).execute()
 
-    assert outcome.retried == 1
-    assert outcome.pause > 0
+    assert (outcome.retried, outcome.bus_failure) == (1, None)
+    assert await outbox.claim("someone", 10, 30) == [], "not due before its retry time"
     assert (await outbox.status()).pending == 1
 
 

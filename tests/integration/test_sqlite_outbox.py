@@ -2,12 +2,16 @@
 
 import asyncio
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from adapters.sqlite_outbox.schema import JOURNAL_SIZE_LIMIT
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
@@ -237,3 +241,77 @@ async def test_an_outbox_file_left_readable_by_others_is_closed_to_them_at_start
     await outbox.close()
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_the_write_ahead_log_shrinks_back_to_its_limit_once_a_checkpoint_can_catch_up(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    wal = tmp_path / "outbox.sqlite3-wal"
+    outbox = SqliteOutboxStore(path)
+    await outbox.open()
+    try:
+        reader = sqlite3.connect(path)
+        reader.execute("BEGIN")
+        # A read that holds its snapshot: no checkpoint gets past it, and the log grows.
+        reader.execute("SELECT count(*) FROM outbox").fetchone()
+        for n in range(600):
+            await outbox.append([event(n * 10 + k, payload="x" * 4000) for k in range(10)])
+        grown = wal.stat().st_size
+        reader.close()
+        for n in range(6000, 6400):
+            await outbox.append([event(n)])
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        await outbox.append([event(7000)])
+        shrunk = wal.stat().st_size
+    finally:
+        await outbox.close()
+
+    assert grown > 2 * JOURNAL_SIZE_LIMIT
+    assert shrunk <= JOURNAL_SIZE_LIMIT
+
+
+HOLDER = """
+import asyncio, sys
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from domain.event import UserEvent
+
+async def main() -> None:
+    store = SqliteOutboxStore(sys.argv[1])
+    await store.open()
+    print("open", flush=True)
+    sys.stdin.readline()
+    await store.append([UserEvent(name="app/test", data={}, id="accepted-after-the-other-process", ts=1)])
+    print("appended", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_an_event_accepted_after_another_process_used_the_outbox_survives_a_kill_9(tmp_path: Path) -> None:
+    """Another process (``eventgate outbox status``) opening and closing the outbox must find it in use."""
+    path = tmp_path / "outbox.sqlite3"
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ) as holder:
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        try:
+            assert holder.stdout.readline() == "open\n"
+            other = sqlite3.connect(path)
+            other.execute("SELECT count(*) FROM outbox").fetchone()
+            other.close()
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "appended\n"
+        finally:
+            holder.kill()
+
+    survivors = sqlite3.connect(path).execute("SELECT id FROM outbox").fetchall()
+    assert survivors == [("accepted-after-the-other-process",)]

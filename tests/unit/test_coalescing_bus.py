@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from adapters.coalescing import CLOSED_REASON, CoalescingEventBus
 from adapters.event_json import encoded_size
-from domain.errors import EventBusUnavailable, EventRejected, PublishFailed
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent, serialized_size
 
 Failure = Callable[[list[str]], BaseException]
@@ -683,6 +683,7 @@ def test_settings_that_cannot_work_are_refused(settings_: dict[str, Any]) -> Non
 
 KINDS: dict[str, type[PublishFailed]] = {
     "unavailable": EventBusUnavailable,
+    "refused": SenderRefused,
     "rejected": EventRejected,
     "failed": PublishFailed,
 }
@@ -708,6 +709,8 @@ class Answer:
             accepted = [event_id for event_id, keep in zip(ids, self.accept, strict=False) if keep]
             if kind is EventBusUnavailable:
                 return EventBusUnavailable(f"{self.kind} {call}", float(call), accepted_ids=accepted)
+            if kind is SenderRefused:
+                return SenderRefused(f"{self.kind} {call}", f"cause {call}", accepted_ids=accepted)
             return kind(f"{self.kind} {call}", accepted_ids=accepted)
 
         return fail
@@ -715,7 +718,7 @@ class Answer:
 
 answers = st.builds(
     Answer,
-    kind=st.sampled_from(["ok", "ok", "unavailable", "rejected", "failed", "boom"]),
+    kind=st.sampled_from(["ok", "ok", "unavailable", "refused", "rejected", "failed", "boom"]),
     accept=st.lists(st.booleans(), max_size=12).map(tuple),
     yields=st.integers(0, 3),
 )
@@ -790,5 +793,7 @@ def check_outcome(
     assert isinstance(result, PublishFailed)
     assert result.reason == f"{answer.kind} {call}"
     assert list(result.accepted_ids) == [event_id for event_id in ids if event_id in accepted]
-    if isinstance(result, EventBusUnavailable):
+    if isinstance(result, SenderRefused):
+        assert result.cause == f"cause {call}"
+    elif isinstance(result, EventBusUnavailable):
         assert result.retry_after == float(call)

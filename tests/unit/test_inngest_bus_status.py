@@ -5,7 +5,7 @@ import pytest
 
 from adapters.inngest import InngestEventBus, RetryPolicy
 from adapters.inngest.retry import Clock
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 from tests.containers import inngest_endpoint_from
 
@@ -68,15 +68,11 @@ async def test_a_full_acknowledgement_returns_the_event_ids_in_order(sleep: Reco
     ("status", "reason"),
     [
         (400, "invalid event (https://inn.gs/e/*** answered HTTP 400: the server's words)"),
-        (401, "event key rejected — check INNGEST_EVENT_KEY (https://inn.gs/e/*** answered HTTP 401"),
-        (403, "event key rejected — check INNGEST_EVENT_KEY (https://inn.gs/e/*** answered HTTP 403"),
-        (404, "event API not found — check INNGEST_BASE_URL or INNGEST_EVENT_API_BASE_URL (https://"),
         (413, "event too large (https://inn.gs/e/*** answered HTTP 413"),
-        (301, "event API refused the events (https://inn.gs/e/*** answered HTTP 301"),
-        (418, "event API refused the events (https://inn.gs/e/*** answered HTTP 418"),
+        (422, "invalid event (https://inn.gs/e/*** answered HTTP 422"),
     ],
 )
-async def test_a_refusal_is_rejected_at_once_with_its_reason(
+async def test_a_verdict_on_the_events_rejects_them_at_once_with_its_reason(
     sleep: RecordingSleep, status: int, reason: str
 ) -> None:
     api = ScriptedApi(answered(status))
@@ -84,6 +80,56 @@ async def test_a_refusal_is_rejected_at_once_with_its_reason(
     with pytest.raises(EventRejected) as raised:
         await publish(api, sleep)
 
+    assert raised.value.reason.startswith(reason)
+    assert raised.value.accepted_ids == ()
+    assert len(api.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "cause", "reason"),
+    [
+        (
+            401,
+            "event key rejected",
+            "event key rejected — check INNGEST_EVENT_KEY (https://inn.gs/e/*** answered HTTP 401",
+        ),
+        (
+            403,
+            "event key rejected",
+            "event key rejected — check INNGEST_EVENT_KEY (https://inn.gs/e/*** answered HTTP 403",
+        ),
+        (
+            404,
+            "event API not found",
+            "event API not found — check INNGEST_BASE_URL or INNGEST_EVENT_API_BASE_URL (https://",
+        ),
+        (
+            301,
+            "event API redirects",
+            "event API redirects — check INNGEST_BASE_URL or INNGEST_EVENT_API_BASE_URL (https://",
+        ),
+        (
+            405,
+            "event API refuses eventgate",
+            "event API refuses eventgate — check INNGEST_EVENT_KEY, INNGEST_BASE_URL",
+        ),
+        (
+            418,
+            "event API refuses eventgate",
+            "event API refuses eventgate — check INNGEST_EVENT_KEY, INNGEST_BASE_URL",
+        ),
+    ],
+)
+async def test_any_other_refusal_is_of_eventgate_not_of_the_events_and_is_not_retried(
+    sleep: RecordingSleep, status: int, cause: str, reason: str
+) -> None:
+    api = ScriptedApi(answered(status))
+
+    with pytest.raises(SenderRefused) as raised:
+        await publish(api, sleep)
+
+    assert raised.value.cause == cause
     assert raised.value.reason.startswith(reason)
     assert raised.value.accepted_ids == ()
     assert len(api.requests) == 1
@@ -184,7 +230,7 @@ async def test_an_invalid_event_reports_those_accepted_before_it(sleep: Recordin
 async def test_only_a_400_can_report_events_accepted(sleep: RecordingSleep) -> None:
     api = ScriptedApi(answered(401, "Event key not found", ids=["01A"]))
 
-    with pytest.raises(EventRejected) as raised:
+    with pytest.raises(SenderRefused) as raised:
         await publish(api, sleep)
 
     assert raised.value.accepted_ids == ()
@@ -212,3 +258,37 @@ async def test_a_transport_error_mentioning_the_url_is_redacted(sleep: Recording
     assert KEY not in raised.value.reason
     assert "ConnectError: cannot connect to https://inn.gs/e/***" in raised.value.reason
     assert raised.value.__context__ is None
+
+
+@pytest.mark.anyio
+async def test_a_short_key_is_not_masked_inside_the_words_of_a_transport_error(sleep: RecordingSleep) -> None:
+    endpoint = inngest_endpoint_from({"INNGEST_EVENT_KEY": "k"})
+    api = ScriptedApi(httpx.ReadTimeout("Timeout on reading data from socket"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(api)) as client:
+        bus = InngestEventBus(client, endpoint, retry=RetryPolicy(max_attempts=1), clock=Clock(sleep=sleep))
+        with pytest.raises(EventBusUnavailable) as raised:
+            await bus.publish(EVENTS)
+
+    assert "ReadTimeout: Timeout on reading data from socket" in raised.value.reason
+    assert "https://inn.gs/e/***" in raised.value.reason
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (200, None),
+        (404, None),
+        (501, None),
+        (429, "the Inngest event API answers HTTP 429"),
+        (503, "the Inngest event API answers HTTP 503"),
+    ],
+)
+async def test_the_probe_finds_the_bus_ready_when_its_origin_answers_other_than_failing(
+    status: int, reason: str | None
+) -> None:
+    api = ScriptedApi(httpx.Response(status))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(api)) as client:
+        assert await InngestEventBus(client, ENDPOINT).probe() == reason
+
+    assert [(request.method, str(request.url)) for request in api.requests] == [("GET", "https://inn.gs")]

@@ -24,6 +24,21 @@ def test_redacts_the_key_of_every_event_api_path(text: str, redacted: str) -> No
     assert redact(text) == redacted
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "redacted"),
+    [
+        ("Timeout on reading data from socket", "k", "Timeout on reading data from socket"),
+        ("POST http://127.0.0.1:8288/e/k failed", "k", "POST http://127.0.0.1:8288/e/*** failed"),
+        (f"event key {KEY} not found", KEY, "event key *** not found"),
+        (f'"key": "{KEY}"', KEY, '"key": "***"'),
+        (f"{KEY}-suffix and prefix-{KEY}", KEY, f"{KEY}-suffix and prefix-{KEY}"),
+    ],
+    ids=["letters-of-a-short-key-in-a-word", "in-the-path", "as-a-word", "quoted", "part-of-a-longer-word"],
+)
+def test_redacts_the_key_where_it_stands_and_nowhere_else(text: str, key: str, redacted: str) -> None:
+    assert redact(text, key) == redacted
+
+
 def test_the_filter_redacts_httpx_request_log_records() -> None:
     record = logging.LogRecord(
         "httpx",

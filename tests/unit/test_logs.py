@@ -3,11 +3,13 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter, console_safe
+from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter, configure_logging, console_safe
 
 
 def a_record(**extra: object) -> logging.LogRecord:
@@ -114,3 +116,26 @@ def test_a_console_record_is_one_line_without_terminal_controls_whatever_its_fie
 def test_console_escapes_read_back_as_the_text_they_stand_for(text: str) -> None:
     escaped = console_safe(text).encode("ascii", "backslashreplace")
     assert codecs.decode(escaped, "unicode_escape") == text
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx_logger.level
+    yield
+    root.handlers[:], root.level = handlers, level
+    httpx_logger.setLevel(httpx_level)
+
+
+@pytest.mark.usefixtures("logging_restored")
+@pytest.mark.parametrize(
+    ("level", "request_lines_shown"), [("info", False), ("warning", False), ("debug", True)]
+)
+def test_httpx_writes_its_line_per_request_only_at_debug_level_but_its_warnings_always(
+    level: str, request_lines_shown: bool
+) -> None:
+    configure_logging(level, "json")
+    httpx_logger = logging.getLogger("httpx")
+
+    assert httpx_logger.isEnabledFor(logging.INFO) is request_lines_shown
+    assert httpx_logger.isEnabledFor(logging.WARNING)

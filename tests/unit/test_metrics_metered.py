@@ -6,10 +6,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.memory import InMemoryEventBus
-from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
+from adapters.metrics.metered import MAX_PAUSE_CAUSES, DeliveryPauses, MeteredEventBus, MeteredOutbox
 from adapters.metrics.registry import Metrics
 from application.ports import ClaimedEvent
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent
 
 pytestmark = pytest.mark.anyio
@@ -97,49 +97,32 @@ async def test_an_event_stamped_in_the_future_is_observed_as_delivered_at_once()
     assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 1
 
 
-async def test_an_unavailable_bus_counts_what_it_did_not_take_as_retried_and_raises_the_same_error() -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [
+        EventBusUnavailable("down", 3.0, accepted_ids=["a"]),
+        SenderRefused("event key rejected", "event key rejected", accepted_ids=["a"]),
+        EventRejected("invalid event", accepted_ids=["a"]),
+    ],
+    ids=["unavailable", "sender-refused", "rejected"],
+)
+async def test_a_failed_publish_counts_only_what_the_bus_took_and_raises_the_same_error(
+    failure: PublishFailed,
+) -> None:
     inner = InMemoryEventBus()
-    failure = EventBusUnavailable("down", 3.0, accepted_ids=["a"])
     inner.fail_next(failure)
     bus, registry = metered(inner)
 
-    with pytest.raises(EventBusUnavailable) as raised:
+    with pytest.raises(PublishFailed) as raised:
         await bus.publish([event("a", accepted_ms_ago=2_000), event("b"), event("c")])
 
     assert raised.value is failure
     assert value(registry, "eventgate_events_published_total", backend="memory") == 1
-    assert value(registry, "eventgate_events_retried_total", backend="memory") == 2
     assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 1
     assert value(registry, "eventgate_delivery_latency_seconds_sum", backend="memory") == pytest.approx(2.0)
     assert value(registry, "eventgate_publish_batch_size_events_count", backend="memory") == 0
-
-
-async def test_a_refused_publish_counts_its_events_failed_and_raises_the_same_error() -> None:
-    inner = InMemoryEventBus()
-    failure = EventRejected("invalid event")
-    inner.fail_next(failure)
-    bus, registry = metered(inner)
-
-    with pytest.raises(EventRejected) as raised:
-        await bus.publish([event("a"), event("b")])
-
-    assert raised.value is failure
-    assert value(registry, "eventgate_events_failed_total", backend="memory") == 2
-    assert value(registry, "eventgate_events_published_total", backend="memory") == 0
-    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 0
-
-
-async def test_a_refusal_after_part_of_the_batch_was_taken_counts_that_part_published() -> None:
-    inner = InMemoryEventBus()
-    inner.fail_next(EventRejected("invalid event", accepted_ids=["a", "b"]))
-    bus, registry = metered(inner)
-
-    with pytest.raises(EventRejected):
-        await bus.publish([event("a"), event("b"), event("c")])
-
-    assert value(registry, "eventgate_events_published_total", backend="memory") == 2
-    assert value(registry, "eventgate_events_failed_total", backend="memory") == 1
-    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 2
+    for counter in ("retried", "failed"):
+        assert value(registry, f"eventgate_events_{counter}_total", backend="memory") == 0, "counted by fate"
 
 
 async def test_an_unexpected_error_passes_through_uncounted() -> None:
@@ -149,8 +132,7 @@ async def test_an_unexpected_error_passes_through_uncounted() -> None:
     with pytest.raises(RuntimeError, match="bug in the adapter"):
         await bus.publish([event("a")])
 
-    for counter in ("published", "retried", "failed"):
-        assert value(registry, f"eventgate_events_{counter}_total", backend="memory") == 0
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 0
 
 
 async def test_an_empty_publish_counts_nothing() -> None:
@@ -162,9 +144,12 @@ async def test_an_empty_publish_counts_nothing() -> None:
 
 
 async def test_counters_of_the_backend_show_zero_before_anything_is_published() -> None:
-    _, registry = metered(InMemoryEventBus())
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    MeteredEventBus(InMemoryEventBus(), metrics, "memory")
+    MeteredOutbox(RecordingOutbox(), metrics, "memory")
 
-    for counter in ("published", "retried", "failed"):
+    for counter in ("published", "retried", "failed", "dead_lettered"):
         assert registry.get_sample_value(f"eventgate_events_{counter}_total", {"backend": "memory"}) == 0
 
 
@@ -173,8 +158,8 @@ async def test_the_probe_of_the_inner_bus_is_forwarded() -> None:
     bus, _ = metered(inner)
 
     assert await bus.probe() is None
-    inner.fail_always(EventRejected("event key rejected"))
-    assert await bus.probe() == "event key rejected"
+    inner.fail_always(EventBusUnavailable("unreachable"))
+    assert await bus.probe() == "unreachable"
 
 
 async def test_the_metered_outbox_forwards_every_call_unchanged() -> None:
@@ -195,13 +180,45 @@ async def test_the_metered_outbox_forwards_every_call_unchanged() -> None:
     ]
 
 
-async def test_the_metered_outbox_counts_each_dead_lettered_id_for_its_backend() -> None:
+async def test_the_metered_outbox_counts_each_dead_lettered_id_as_failed_and_dead_lettered() -> None:
     registry = CollectorRegistry()
     outbox = MeteredOutbox(RecordingOutbox(), Metrics(registry), "inngest")
 
     await outbox.dead_letter("relay-1", ["a"], "invalid event")
     await outbox.dead_letter("relay-1", ["b", "c"], "invalid event")
     await outbox.dead_letter("relay-1", [], "nothing")
-    await outbox.retry_later("relay-1", ["d"], 1.0, "down")
 
     assert value(registry, "eventgate_events_dead_lettered_total", backend="inngest") == 3
+    assert value(registry, "eventgate_events_failed_total", backend="inngest") == 3
+
+
+async def test_the_metered_outbox_counts_an_event_retried_at_its_first_failure_only() -> None:
+    registry = CollectorRegistry()
+    first_try, second_try = event("a"), event("b")
+    inner = RecordingOutbox([ClaimedEvent(first_try, attempts=0), ClaimedEvent(second_try, attempts=1)])
+    outbox = MeteredOutbox(inner, Metrics(registry), "inngest")
+
+    await outbox.claim("relay-1", 10, 60.0)
+    await outbox.retry_later("relay-1", ["a", "b"], 0.0, "down")
+    await outbox.retry_later("relay-1", ["a"], 0.0, "down")
+    inner.claimable = [ClaimedEvent(first_try, attempts=1), ClaimedEvent(second_try, attempts=2)]
+    await outbox.claim("relay-1", 10, 60.0)
+    await outbox.retry_later("relay-1", ["a", "b"], 0.0, "down")
+
+    assert value(registry, "eventgate_events_retried_total", backend="inngest") == 1
+
+
+def test_pauses_are_counted_by_the_slug_of_their_cause_and_beyond_the_limit_as_other() -> None:
+    registry = CollectorRegistry()
+    pauses = DeliveryPauses(Metrics(registry), "inngest")
+
+    pauses("event key rejected")
+    pauses("event key rejected")
+    pauses("bus unavailable")
+    for n in range(MAX_PAUSE_CAUSES):
+        pauses(f"cause {n}")
+
+    name = "eventgate_delivery_pauses_total"
+    assert value(registry, name, backend="inngest", cause="event-key-rejected") == 2
+    assert value(registry, name, backend="inngest", cause="bus-unavailable") == 1
+    assert value(registry, name, backend="inngest", cause="other") == 2
