@@ -200,6 +200,9 @@ def table(scenarios: Mapping[str, Any]) -> list[str]:
     if sessions := scenarios.get("sessions"):
         name = f"outbox, {sessions.get('sessions', 0):,} sessions in turn"
         lines.append(_server_row(name, sessions, ceiling, baseline, target="(every cookie decrypted)"))
+    if strangers := scenarios.get("strangers"):
+        name = "outbox, anonymous 120 kB bodies (401)"
+        lines.append(_server_row(name, strangers, ceiling, baseline, target="(answered from the headers)"))
     if direct := scenarios.get("direct"):
         ok = direct["median_run"]["requests_per_second"] >= baseline.direct_target
         times = f"{DIRECT_TIMES_NEXTJS:.0f}x " + ("Next.js" if baseline.measured else "issue's 750")

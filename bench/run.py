@@ -33,6 +33,7 @@ import report
 from cookies import mint_cookies
 from load import (
     QUIET_CORES,
+    STRANGER_BODY,
     BusCounters,
     LoadRun,
     LoadShape,
@@ -62,7 +63,15 @@ from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SECRET = "eventgate-bench-secret-never-use-in-production"  # noqa: S105 - signs throwaway bench cookies
-SCENARIOS = ("ceiling", "nextjs", "outbox", "sessions", "direct", "drain")  # the order they run in
+SCENARIOS = (
+    "ceiling",
+    "nextjs",
+    "outbox",
+    "sessions",
+    "strangers",
+    "direct",
+    "drain",
+)  # the order they run in
 BENCH_USER = {"name": "Bench User", "email": "bench@example.com"}  # the session's user, as NextAuth shows it
 INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
 UNREACHABLE_RATE = "1000000000/1"
@@ -246,7 +255,7 @@ class Bench:
             )
         except OSError:
             return False
-        if answer.status != 200:
+        if answer.status != self.shape.status:
             raise BenchError(f"POST /api answered {answer.status}: {answer.body[:500]!r}")
         return True
 
@@ -347,6 +356,18 @@ class Bench:
                 result = self._serve_scenario("sessions", running, command, runs=1)
                 result.notes["sessions"] = count
                 return result
+        finally:
+            self.shape = single
+
+    def strangers(self) -> ScenarioResult:
+        """Outbox mode, every request without a session and with a large body of nested arrays: each
+        is answered 401 from its headers, the body never read; what a refused request costs."""
+        single = self.shape
+        self.shape = replace(single, cookie="", body=STRANGER_BODY, status=401)
+        try:
+            command, env = self.eventgate_serve("outbox", name="strangers")
+            with self.server("strangers", command, env) as running:
+                return self._serve_scenario("strangers", running, command, runs=1)
         finally:
             self.shape = single
 
@@ -610,6 +631,7 @@ def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
         "ceiling": bench.ceiling,
         "outbox": lambda: bench.served("outbox", runs=bench.settings.leak_runs),
         "sessions": bench.sessions,
+        "strangers": bench.strangers,
         "direct": lambda: bench.served("direct", runs=1),
         "drain": bench.drain,
     }
