@@ -1,5 +1,7 @@
 """Events as compact JSON bytes, encoded by msgspec: the form buses and the outbox carry."""
 
+import hashlib
+
 import msgspec
 
 from domain.event import UserEvent
@@ -20,3 +22,11 @@ def decode_event(body: bytes) -> UserEvent:
 def encoded_size(event: UserEvent) -> int:
     """The event's size as the bus will measure it; several times faster than the standard library."""
     return len(_encoder.encode(event.to_wire()))
+
+
+def request_fingerprint(event: UserEvent) -> bytes:
+    """What tells a retry from a new request under the same idempotency key: a hash of the name and
+    the client's payload (absent and ``null`` differ), not of the session user, whose details may
+    change between two retries, nor of the time."""
+    request = [event.name, event.data["payload"]] if "payload" in event.data else [event.name]
+    return hashlib.blake2b(_encoder.encode(request), digest_size=16).digest()

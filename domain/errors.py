@@ -122,3 +122,15 @@ class EventRejected(PublishFailed):
 
 class OutboxUnavailable(EventBusUnavailable):
     """The outbox cannot store the events now: it is full, or its storage cannot be written."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key came back with a different request (another name or payload).
+
+    A retry must repeat its request exactly; a new request needs a new key. Nothing of the request is
+    stored. ``event_ids`` names the stored events whose keys were reused.
+    """
+
+    def __init__(self, event_ids: Sequence[str]) -> None:
+        super().__init__("the idempotency key was already used for a different request")
+        self.event_ids = tuple(event_ids)
