@@ -14,15 +14,13 @@ gauges are read from the shared SQLite file at scrape time (``outbox_collector``
 files.
 """
 
-import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from adapters.metrics.settings import MULTIPROC_DIR_ENV
 
 HTTP_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DELIVERY_LATENCY_BUCKETS = (
@@ -49,10 +47,26 @@ def writes_to_multiprocess_files() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-def build_registry(environ: Mapping[str, str] = os.environ) -> CollectorRegistry:
-    """The registry ``/metrics`` renders: merged from every process's files in multiprocess mode."""
+def check_multiprocess_mode(directory: str | None) -> None:
+    """Raise ``MultiprocessModeMismatch`` unless prometheus_client chose the mode ``directory`` asks for.
+
+    The folder must be in the environment the process starts with: set later, prometheus_client would
+    keep counting in memory, and each worker's ``/metrics`` would show only its own counts.
+    """
+    multiprocess = writes_to_multiprocess_files()
+    if multiprocess != bool(directory):
+        raise MultiprocessModeMismatch(
+            f"{MULTIPROC_DIR_ENV} must be set in the environment the process starts with: "
+            "prometheus_client chooses single- or multiprocess mode when it is first imported, "
+            f"and it chose {'multiprocess' if multiprocess else 'single-process'} mode"
+        )
+
+
+def build_registry(directory: str | None) -> CollectorRegistry:
+    """The registry ``/metrics`` renders: merged from every process's files in ``directory``, when
+    there is one (multiprocess mode; checked with ``check_multiprocess_mode``)."""
+    check_multiprocess_mode(directory)
     registry = CollectorRegistry()
-    directory = environ.get(MULTIPROC_DIR_ENV)
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped upstream
@@ -83,14 +97,7 @@ class Metrics:
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        multiprocess = writes_to_multiprocess_files()
-        if multiprocess != bool(os.environ.get(MULTIPROC_DIR_ENV)):
-            raise MultiprocessModeMismatch(
-                f"{MULTIPROC_DIR_ENV} must be set in the environment the process starts with: "
-                "prometheus_client chooses single- or multiprocess mode when it is first imported, "
-                f"and it chose {'multiprocess' if multiprocess else 'single-process'} mode"
-            )
-        owner = None if multiprocess else registry
+        owner = None if writes_to_multiprocess_files() else registry
         self.http_requests = Counter(
             "eventgate_http_requests",
             "HTTP requests answered, by route template (unmatched when no route), method and status.",

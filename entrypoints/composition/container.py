@@ -62,7 +62,9 @@ class Container(containers.DeclarativeContainer):
     _relay = settings.provided.relay
     _limits = settings.provided.rate_limit
 
-    metrics_registry = providers.Singleton(build_registry)
+    metrics_registry = providers.Singleton(
+        build_registry, directory=settings.provided.metrics.multiprocess_dir
+    )
     metrics = providers.Singleton(Metrics, registry=metrics_registry)
 
     session = providers.Selector(

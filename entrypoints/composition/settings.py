@@ -13,6 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from adapters.inngest.settings import InngestSettings
+from adapters.metrics.settings import MetricsSettings
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nextauth.settings import NextAuthSettings
 from adapters.nextauth_db.settings import DatabaseSessionSettings
@@ -276,6 +277,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     events: EventSettings = EventSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def publish_deadline(self) -> float | None:

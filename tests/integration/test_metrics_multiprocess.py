@@ -7,10 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.metrics.registry import MULTIPROC_DIR_ENV, build_registry
+from adapters.metrics.settings import MULTIPROC_DIR_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,11 +43,13 @@ SCRAPER = textwrap.dedent(
     """
     import sys
 
-    from adapters.metrics import Metrics, build_registry
+    import os
+
+    from adapters.metrics import MULTIPROC_DIR_ENV, Metrics, build_registry
     from adapters.sqlite_outbox.store import OutboxStatus
     from entrypoints.http.metrics import render_metrics
 
-    registry = build_registry()
+    registry = build_registry(os.environ[MULTIPROC_DIR_ENV])
     metrics = Metrics(registry)  # as the container wires it: the same registry /metrics renders
     metrics.record_outcome(200, None)
     status = OutboxStatus(
@@ -89,7 +92,7 @@ def directory(tmp_path: Path) -> Path:
 
 
 def test_counters_and_histograms_of_two_worker_processes_are_summed_in_one_scrape(
-    directory: Path, monkeypatch: pytest.MonkeyPatch
+    directory: Path,
 ) -> None:
     workers = [
         run_python(WORKER, "2", "3", directory=directory),
@@ -97,9 +100,10 @@ def test_counters_and_histograms_of_two_worker_processes_are_summed_in_one_scrap
     ]
     for worker in workers:
         finish(worker)
-    monkeypatch.setenv(MULTIPROC_DIR_ENV, str(directory))
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]  # untyped upstream
 
-    merged = samples(generate_latest(build_registry()))
+    merged = samples(generate_latest(registry))
 
     assert merged[("eventgate_events_accepted_total", ())] == 6
     assert merged[("eventgate_events_rejected_total", (("reason", "unauthenticated"),))] == 2

@@ -8,7 +8,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.metrics.registry import (
     MAX_REJECTION_REASONS,
-    MULTIPROC_DIR_ENV,
     Metrics,
     MultiprocessModeMismatch,
     build_registry,
@@ -136,28 +135,17 @@ def test_reasons_beyond_the_limit_are_counted_as_other_so_labels_stay_bounded() 
 
 
 def test_without_a_multiprocess_directory_the_registry_is_a_plain_one() -> None:
-    registry = build_registry({})
+    registry = build_registry(None)
     Metrics(registry).events_accepted.inc()
 
     assert registry.get_sample_value("eventgate_events_accepted_total") == 1
 
 
-def test_with_a_multiprocess_directory_the_registry_reads_it_and_creates_it(tmp_path: Path) -> None:
-    directory = tmp_path / "metrics"
-
-    registry = build_registry({MULTIPROC_DIR_ENV: str(directory)})
-
-    assert directory.is_dir()
-    assert generate_latest(registry) == b""
-
-
-def test_metrics_refuse_a_multiprocess_directory_set_after_prometheus_client_was_imported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(MULTIPROC_DIR_ENV, str(tmp_path))
-
+def test_a_multiprocess_directory_unknown_to_prometheus_client_at_import_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MultiprocessModeMismatch, match="single-process mode"):
-        Metrics(CollectorRegistry())
+        build_registry(str(tmp_path / "metrics"))
+
+    assert not (tmp_path / "metrics").exists()
 
 
 def test_resetting_the_multiprocess_directory_removes_the_files_of_an_earlier_run(tmp_path: Path) -> None:
