@@ -74,7 +74,7 @@ def decode_session_cookie(
 ) -> DecodedSession | DecodeFailure:
     """What the session cookie in ``cookie_header`` holds, checked as the app would check it at ``now``.
 
-    The header is read as the app's library reads it. Without ``cookie_name`` both the ``__Secure-``
+    The header is read as eventgate reads it (``cookie_parser``). Without ``cookie_name`` both the ``__Secure-``
     and the plain default name are looked for.
     """
     names = session_cookie_names(version, cookie_name, None)

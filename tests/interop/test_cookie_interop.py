@@ -1,9 +1,10 @@
 """eventgate reads a Cookie header as the app's library reads it, checked against the libraries.
 
 The same raw headers go to the parser next-auth v4 uses (the npm ``cookie`` package it depends on)
-and the one ``@auth/core`` uses (its own copy of ``cookie``), and to eventgate's. Then a victim's
-session is sent beside an attacker's, as a cookie planted from a sibling subdomain would be: eventgate
-must find the user the library's ``getToken`` finds, whichever comes first.
+and the one ``@auth/core`` uses (its own copy of ``cookie``), and to eventgate's reading of the
+library's parser. Then a victim's session is sent beside an attacker's, as a cookie planted from a
+sibling subdomain would be: eventgate must find the user the library's ``getToken`` finds, or nobody
+when the header holds a session cookie (or chunk) with two values, which apps read differently.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.nextauth import NextAuthSession, Version, claims_for_user, cookie_parser, mint_session_cookie
+from adapters.nextauth.cookie_parsing import library_cookie_parser
 from application.ports import SessionCredentials
 from domain.event import JsonValue
 from domain.user import User
@@ -65,7 +67,7 @@ cookie_headers = st.lists(header_pieces, max_size=14).map("".join)
 
 
 def ours(version: Version, headers: list[str]) -> list[dict[str, str]]:
-    return [dict(cookie_parser(version)(header)) for header in headers]
+    return [dict(library_cookie_parser(version)(header)) for header in headers]
 
 
 def theirs(library: NodeLibrary, headers: list[str]) -> list[dict[str, str]]:
@@ -110,8 +112,9 @@ def pairs(header: str) -> list[str]:
     return header.split("; ")
 
 
-def planted_headers(version: Version) -> dict[str, tuple[str, bool]]:
-    """Each case's Cookie header, and whether the app is served over https (``secureCookie``)."""
+def planted_headers(version: Version) -> dict[str, tuple[str, bool, bool]]:
+    """Each case's Cookie header, whether the app is served over https (``secureCookie``), and whether
+    a session cookie or chunk in it has two values (then eventgate finds nobody)."""
     name = NAMES[version]
     victim, attacker = session("victim", version, name), session("attacker", version, name)
     big_victim, big_attacker = (session(user, version, name, GROUPS) for user in ("victim", "attacker"))
@@ -122,17 +125,26 @@ def planted_headers(version: Version) -> dict[str, tuple[str, bool]]:
     interleaved = [chunk for both in zip(victim_chunks, attacker_chunks, strict=True) for chunk in both]
     one_more = f"{name}.{len(victim_chunks)}=AAAA"
     return {
-        "the victim's cookie first": (f"{victim}; {attacker}", False),
-        "the attacker's cookie first": (f"{attacker}; {victim}", False),
-        "the victim's chunks first": (f"{big_victim}; {big_attacker}", False),
-        "chunks interleaved, the victim's first": ("; ".join(interleaved), False),
-        "chunks interleaved, the attacker's first": ("; ".join(interleaved[1:] + interleaved[:1]), False),
-        "an attacker's chunk beside the victim's whole cookie": (f"{victim}; {attacker_chunks[0]}", False),
-        "an attacker's chunk after the victim's last": (f"{big_victim}; {one_more}", False),
-        "a plain cookie after the secure one, on https": (f"{secure_victim}; {attacker}", True),
-        "a plain cookie before the secure one, on https": (f"{attacker}; {secure_victim}", True),
-        "the victim's token in quotes": (f"{quoted}; {attacker}", False),
-        "the victim's token percent-encoded": (f"{escaped}; {attacker}", False),
+        "the victim's cookie first": (f"{victim}; {attacker}", False, True),
+        "the attacker's cookie first": (f"{attacker}; {victim}", False, True),
+        "the victim's cookie twice": (f"{victim}; {victim}", False, False),
+        "the victim's chunks first": (f"{big_victim}; {big_attacker}", False, True),
+        "chunks interleaved, the victim's first": ("; ".join(interleaved), False, True),
+        "chunks interleaved, the attacker's first": (
+            "; ".join(interleaved[1:] + interleaved[:1]),
+            False,
+            True,
+        ),
+        "an attacker's chunk beside the victim's whole cookie": (
+            f"{victim}; {attacker_chunks[0]}",
+            False,
+            False,
+        ),
+        "an attacker's chunk after the victim's last": (f"{big_victim}; {one_more}", False, False),
+        "a plain cookie after the secure one, on https": (f"{secure_victim}; {attacker}", True, False),
+        "a plain cookie before the secure one, on https": (f"{attacker}; {secure_victim}", True, False),
+        "the victim's token in quotes": (f"{quoted}; {attacker}", False, True),
+        "the victim's token percent-encoded": (f"{escaped}; {attacker}", False, True),
     }
 
 
@@ -145,13 +157,13 @@ def eventgate_user(version: Version, header: str) -> str | None:
 
 
 @pytest.mark.parametrize("version", [4, 5])
-def test_finds_the_user_the_library_finds_when_an_attacker_s_session_is_sent_beside_the_victim_s(
+def test_finds_the_user_the_library_finds_or_nobody_when_an_attacker_s_session_is_sent_beside_the_victim_s(
     version: Version, libraries: dict[Version, NodeLibrary]
 ) -> None:
     cases = planted_headers(version)
     requests = [
         {"op": "getToken", "cookieHeader": header, "secret": SECRET, "secureCookie": https}
-        for header, https in cases.values()
+        for header, https, _ in cases.values()
     ]
     readings = libraries[version].run(requests)
     library_users = {
@@ -159,8 +171,11 @@ def test_finds_the_user_the_library_finds_when_an_attacker_s_session_is_sent_bes
         for case, reading in zip(cases, readings, strict=True)
     }
 
-    assert {case: eventgate_user(version, header) for case, (header, _) in cases.items()} == library_users
+    expected = {case: None if twice else library_users[case] for case, (_, _, twice) in cases.items()}
+
+    assert {case: eventgate_user(version, header) for case, (header, _, _) in cases.items()} == expected
     assert library_users["the victim's cookie first"] == "victim"
+    assert library_users["the victim's cookie twice"] == "victim"
     assert library_users["the victim's chunks first"] == "victim"
     assert library_users["chunks interleaved, the victim's first"] == "victim"
     assert library_users["a plain cookie before the secure one, on https"] == "victim"

@@ -8,24 +8,44 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.nextauth import Version
-from adapters.nextauth.cookie_parsing import cookie_parser, parse_cookie_header_v4, parse_cookie_header_v5
+from adapters.nextauth.cookie_parsing import (
+    cookie_parser,
+    library_cookie_parser,
+    parse_cookie_header_v4,
+    parse_cookie_header_v5,
+)
 
 versions: st.SearchStrategy[Version] = st.sampled_from([4, 5])
 SESSION = "next-auth.session-token"
 
 
 @pytest.mark.parametrize("version", [4, 5])
-def test_keeps_the_first_of_two_session_cookies_as_the_app_does(version: Version) -> None:
+def test_the_library_keeps_the_first_of_two_session_cookies(version: Version) -> None:
     header = f"{SESSION}=victim; theme=dark; {SESSION}=attacker"
 
-    assert cookie_parser(version)(header)[SESSION] == "victim"
+    assert library_cookie_parser(version)(header)[SESSION] == "victim"
 
 
 @pytest.mark.parametrize("version", [4, 5])
-def test_keeps_the_first_of_each_chunk(version: Version) -> None:
-    header = f"{SESSION}.0=v0; {SESSION}.1=v1; {SESSION}.0=a0; {SESSION}.1=a1; {SESSION}.2=a2"
+def test_reads_a_session_cookie_sent_with_two_values_as_no_cookie(version: Version) -> None:
+    header = f"{SESSION}=victim; theme=dark; {SESSION}=attacker"
 
-    assert cookie_parser(version)(header) == {
+    assert cookie_parser(version)(header) == {"theme": "dark"}
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_keeps_a_cookie_sent_twice_with_the_same_value(version: Version) -> None:
+    header = f"{SESSION}=%76ictim; {SESSION}=victim"
+
+    assert cookie_parser(version)(header) == {SESSION: "victim"}
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_drops_each_chunk_sent_with_two_values_and_keeps_the_others(version: Version) -> None:
+    header = f"{SESSION}.0=v0; {SESSION}.1=v1; {SESSION}.0=a0; {SESSION}.1=v1; {SESSION}.2=a2"
+
+    assert cookie_parser(version)(header) == {f"{SESSION}.1": "v1", f"{SESSION}.2": "a2"}
+    assert library_cookie_parser(version)(header) == {
         f"{SESSION}.0": "v0",
         f"{SESSION}.1": "v1",
         f"{SESSION}.2": "a2",
@@ -83,12 +103,16 @@ values = st.text(st.sampled_from("xyz09-._~"), max_size=6)
 
 
 @given(pairs=st.lists(st.tuples(names, values), max_size=8), version=versions)
-def test_any_header_of_plain_cookies_reads_as_its_first_cookie_of_each_name(
+def test_any_header_of_plain_cookies_reads_as_its_names_sent_with_one_value(
     pairs: list[tuple[str, str]], version: Version
 ) -> None:
-    expected: dict[str, str] = {}
+    first: dict[str, str] = {}
+    values_of: dict[str, set[str]] = {}
     for name, value in pairs:
-        expected.setdefault(name, value)
+        first.setdefault(name, value)
+        values_of.setdefault(name, set()).add(value)
     header = "; ".join(f"{name}={value}" for name, value in pairs)
+    unambiguous = {name: value for name, value in first.items() if len(values_of[name]) == 1}
 
-    assert cookie_parser(version)(header) == (expected if len(header) >= 2 else {})
+    assert library_cookie_parser(version)(header) == (first if len(header) >= 2 else {})
+    assert cookie_parser(version)(header) == (unambiguous if len(header) >= 2 else {})
