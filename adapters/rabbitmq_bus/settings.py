@@ -6,6 +6,9 @@ import msgspec
 
 from adapters.secret import Secret
 
+AMQP_NAME = r"^[a-zA-Z0-9\-_.:@#,/+ ]*$"
+"""The characters an exchange or queue name may hold: what pamqp, under aiormq, lets a declaration send."""
+
 
 class RabbitmqSettings(msgspec.Struct, frozen=True, kw_only=True):
     url: Annotated[
@@ -20,14 +23,16 @@ class RabbitmqSettings(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(
             min_length=1,
             max_length=255,
+            pattern=AMQP_NAME,
             description="The durable topic exchange events are published to (routing key: the event "
-            "name); declared at start.",
+            "name); declared at start. Letters, digits and `-_.:@#,/+` and space.",
         ),
     ] = msgspec.field(default="eventgate", name="EVENTGATE_RABBITMQ_EXCHANGE")
     queue: Annotated[
         str,
         msgspec.Meta(
             max_length=255,
+            pattern=AMQP_NAME,
             description="A durable quorum queue declared at start and bound to the exchange with `#`; "
             "empty: declare none, bind your own queues.",
         ),

@@ -9,6 +9,7 @@ naming the variable and the rule, never the value of a secret.
 import dataclasses
 import functools
 import math
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -114,6 +115,8 @@ def _parse(text: str, kind: schema.Type, unit: str | None) -> object:
         return _number(text, kind, unit or "")
     if isinstance(kind, schema.LiteralType):
         return _choice(text, kind.values)
+    if isinstance(kind, schema.StrType):
+        return _text(text, kind)
     parse = _PLAIN_PARSERS.get(type(kind))
     if parse is None:
         raise TypeError(f"no parser for settings of type {kind}")
@@ -160,6 +163,18 @@ def _number(text: str, kind: schema.FloatType, unit: str) -> float:
     return value
 
 
+def _text(text: str, kind: schema.StrType) -> str:
+    if kind.min_length is not None and len(text) < kind.min_length:
+        raise ValueError(
+            "must not be empty" if kind.min_length == 1 else f"must be at least {kind.min_length} characters"
+        )
+    if kind.max_length is not None and len(text) > kind.max_length:
+        raise ValueError(f"must be at most {kind.max_length} characters")
+    if kind.pattern is not None and re.search(kind.pattern, text) is None:
+        raise ValueError(f"must match {kind.pattern}")
+    return text
+
+
 def _choice(text: str, allowed: tuple[object, ...]) -> object:
     for value in allowed:
         if str(value) == text.strip().lower():
@@ -185,7 +200,6 @@ def _as_text(value: object, format_value: Callable[[Any], str] | None) -> str:
 
 _PLAIN_PARSERS: dict[type[schema.Type], Callable[[str], object]] = {
     schema.BoolType: _switch,
-    schema.StrType: str,
     schema.CustomType: Secret,
     schema.VarTupleType: lambda text: tuple(item.strip() for item in text.split(",") if item.strip()),
 }

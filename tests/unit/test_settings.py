@@ -100,6 +100,12 @@ def test_the_memory_session_serves_without_a_secret() -> None:
         ("EVENTGATE_DEFAULT_EVENT_NAME", "inngest/x", "must not start with 'inngest/'"),
         ("EVENTGATE_SHUTDOWN_GRACE", "soon", "number of seconds"),
         ("EVENTGATE_RELAY", "maybe", "on or off"),
+        ("EVENTGATE_RABBITMQ_EXCHANGE", "", "must not be empty"),
+        ("EVENTGATE_RABBITMQ_EXCHANGE", "événements", "must match"),
+        ("EVENTGATE_RABBITMQ_QUEUE", "q*", "must match"),
+        ("EVENTGATE_RABBITMQ_QUEUE", "q" * 256, "at most 255 characters"),
+        ("EVENTGATE_NATS_STREAM", "EVENT.GATE", "must match"),
+        ("EVENTGATE_NEXTAUTH_USERS_TABLE", "t" * 130, "at most 129 characters"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable_and_the_rule(
