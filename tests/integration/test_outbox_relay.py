@@ -8,7 +8,7 @@ import pytest
 from adapters.memory import InMemoryEventBus
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DEFAULT_SCHEDULE, DeliverOutboxEvents, RetrySchedule
-from application.ports import EventBusPort
+from application.ports import EncodedEvent, EncodedEventBusPort
 from application.relay import OutboxRelay
 from domain.errors import EventBusUnavailable, SenderRefused
 from domain.event import UserEvent
@@ -23,7 +23,7 @@ def event(n: int) -> UserEvent:
 
 def deliverer(
     outbox: SqliteOutboxStore,
-    bus: EventBusPort,
+    bus: EncodedEventBusPort,
     *,
     batch_size: int = 1000,
     schedule: RetrySchedule = DEFAULT_SCHEDULE,
@@ -36,7 +36,7 @@ def deliverer(
 class BrokenBus:
     """Raises something no bus should: the relay must treat it as a transient failure."""
 
-    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         raise RuntimeError("bug in the adapter")
 
 
@@ -156,7 +156,7 @@ class HangingBus:
     def __init__(self) -> None:
         self.started = asyncio.Event()
 
-    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         self.started.set()
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
