@@ -1,7 +1,10 @@
 """The relay between a real SQLite outbox and fake buses: every event is delivered, retried or buried."""
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +52,20 @@ async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: Sqlit
     assert (outcome.claimed, outcome.delivered) == (3, 3)
     assert [e.id for e in bus.published] == ["event-0", "event-1", "event-2"]
     assert (await outbox.status()).pending == 0
+
+
+async def test_the_bus_is_handed_the_bytes_the_outbox_stored(
+    outbox: SqliteOutboxStore, tmp_path: Path
+) -> None:
+    bus = InMemoryEventBus()
+    events = [event(n) for n in range(3)]
+    await outbox.append(events)
+    with contextlib.closing(sqlite3.connect(tmp_path / "outbox.sqlite3")) as connection:
+        stored = dict(connection.execute("SELECT id, body FROM outbox"))
+
+    await deliverer(outbox, bus).execute()
+
+    assert [(e.id, e.body) for e in bus.published_encoded] == [(e.id, stored[e.id]) for e in events]
 
 
 async def test_an_unavailable_bus_leaves_the_batch_due_at_once_and_says_the_bus_failed(
