@@ -3,7 +3,8 @@
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from application.ports import SessionCredentials
+from adapters.event_json import as_encoded, decode_event
+from application.ports import EncodedEvent, SessionCredentials
 from domain.errors import PublishFailed
 from domain.event import UserEvent
 from domain.user import User
@@ -24,18 +25,24 @@ class InMemorySession:
 
 
 class InMemoryEventBus:
-    """Records what was published, newest last, and fails on demand.
+    """Records what was published, newest last, as a bus carries it (encoded), and fails on demand.
 
     It keeps at most ``capacity`` events so that a long local run cannot grow without bound.
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
-        self._published: deque[UserEvent] = deque(maxlen=capacity)
+        self._published: deque[EncodedEvent] = deque(maxlen=capacity)
         self._failures: deque[PublishFailed] = deque()
         self._failing_for_good: PublishFailed | None = None
 
     @property
     def published(self) -> list[UserEvent]:
+        """The events published, as a consumer decodes them."""
+        return [decode_event(event.body) for event in self._published]
+
+    @property
+    def published_encoded(self) -> list[EncodedEvent]:
+        """The events published, with the very bytes each was published as."""
         return list(self._published)
 
     def fail_next(self, error: PublishFailed, times: int = 1) -> None:
@@ -51,6 +58,9 @@ class InMemoryEventBus:
         return None if self._failing_for_good is None else self._failing_for_good.reason
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        return await self.publish_encoded([as_encoded(event) for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         if self._failures:
             raise self._failures.popleft()
         if self._failing_for_good is not None:

@@ -6,10 +6,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from application.ports import ClaimedEvent, EventBusPort, OutboxPort
+from application.ports import ClaimedEvent, EncodedEvent, EncodedEventBusPort, OutboxPort
 from domain.backoff import full_jitter_delay
 from domain.errors import EventBusUnavailable, EventRejected
-from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,8 @@ DEFAULT_SCHEDULE = RetrySchedule()
 class DeliverOutboxEvents:
     """Claim due events, publish them in one batch, and record each one's outcome in the outbox.
 
+    The events go to the bus as the outbox stored them, encoded: nothing is decoded or encoded again.
+
     Nothing is dropped. Delivered events are marked. When the bus fails a batch without judging
     its events (``EventBusUnavailable``, ``SenderRefused``) they are released, due at once, and the
     outcome says the bus failed. Events the bus refused for good are found by sending the batch
@@ -59,7 +60,7 @@ class DeliverOutboxEvents:
     def __init__(
         self,
         outbox: OutboxPort,
-        bus: EventBusPort,
+        bus: EncodedEventBusPort,
         *,
         owner: str,
         batch_size: int = 1000,
@@ -81,7 +82,7 @@ class DeliverOutboxEvents:
             return BatchOutcome()
         events = [item.event for item in claimed]
         try:
-            await self._bus.publish(events)
+            await self._bus.publish_encoded(events)
         except asyncio.CancelledError:
             await asyncio.shield(self._release_interrupted(events))
             raise
@@ -125,7 +126,7 @@ class DeliverOutboxEvents:
         rest = [item for item in claimed if item.event.id not in accepted]
         for position, item in enumerate(rest):
             try:
-                await self._bus.publish([item.event])
+                await self._bus.publish_encoded([item.event])
             except EventRejected as error:
                 await self._outbox.dead_letter(self._owner, [item.event.id], error.reason)
                 logger.error("the event bus refused event %s for good: %s", item.event.id, error.reason)
@@ -144,7 +145,7 @@ class DeliverOutboxEvents:
             delivered += 1
         return BatchOutcome(claimed=len(claimed), delivered=delivered, retried=retried, dead=dead)
 
-    async def _release_interrupted(self, events: Sequence[UserEvent]) -> None:
+    async def _release_interrupted(self, events: Sequence[EncodedEvent]) -> None:
         """Shutdown cut a publish short: free the events now instead of when their lease runs out."""
         ids = [event.id for event in events]
         await self._outbox.retry_later(self._owner, ids, 0.0, "delivery interrupted by shutdown")

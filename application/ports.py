@@ -28,11 +28,24 @@ class SessionPort(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedEvent:
+class EncodedEvent(NamedTuple):
+    """An event as it was encoded once, when accepted: ``body`` is its JSON ``{"name","data","id","ts"}``.
+
+    ``id``, ``name`` and ``ts`` are the body's own, read from it without its ``data``, for a bus to
+    route, deduplicate and stamp the event by; the bus sends ``body`` as it is. A named tuple rather
+    than a frozen dataclass: the relay makes one per event it claims.
+    """
+
+    id: str
+    name: str
+    ts: int
+    body: bytes
+
+
+class ClaimedEvent(NamedTuple):
     """An outbox event leased to one relay; ``attempts`` counts the deliveries already tried."""
 
-    event: UserEvent
+    event: EncodedEvent
     attempts: int
 
 
@@ -44,7 +57,7 @@ class OutboxPort(Protocol):
     """
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
-        """Lease up to ``limit`` due events to ``owner``, oldest first."""
+        """Lease up to ``limit`` due events to ``owner``, oldest first, each as it was stored (encoded)."""
         ...
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
@@ -139,6 +152,17 @@ class EventBusPort(Protocol):
         ...
 
 
+class EncodedEventBusPort(Protocol):
+    """Hands events that are encoded already to a bus: what the relay needs, as it holds stored bytes."""
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
+        """Publish the events, each as its ``body`` says, byte for byte, and return their ids, in order.
+
+        It fails as ``EventBusPort.publish`` does.
+        """
+        ...
+
+
 class RateDecision(NamedTuple):
     """The outcome of one request against a rate limit; times are in seconds.
 
@@ -177,4 +201,8 @@ class ReadinessProbe(Protocol):
 
 
 class ProbedEventBus(EventBusPort, ReadinessProbe, Protocol):
-    """A bus that can also say whether it is ready: every bus adapter eventgate has."""
+    """A bus that can also say whether it is ready."""
+
+
+class DeliveryBus(ProbedEventBus, EncodedEventBusPort, Protocol):
+    """A bus direct mode publishes events to and the relay encoded events: every bus adapter eventgate has."""

@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 import msgspec
+from adapters.event_json import as_encoded
 from adapters.inngest import HttpClientSettings, InngestEventBus, open_http_client
 from adapters.inngest import batches as inngest_batches
 from adapters.inngest.endpoint import InngestEndpoint, Mode
@@ -226,7 +227,7 @@ def measure_encoding(batch: int, cpu_target: float) -> Sample:
     rounds = max(int(cpu_target / (batch * 2e-6 + 5e-6)), 40)
     before = time.process_time()
     for _ in range(rounds):
-        inngest_batches.split(events, limits)
+        inngest_batches.split([as_encoded(event) for event in events], limits)
     return Sample(
         cpu_us=(time.process_time() - before) / rounds * 1e6, stand_in_us=0.0, posts=rounds, posts_per_s=0
     )

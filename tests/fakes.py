@@ -5,6 +5,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
+from adapters.event_json import as_encoded
+from application.ports import EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
@@ -13,15 +15,19 @@ class SelectiveEventBus:
     """A bus that refuses for good any event ``is_poison`` picks, and the whole batch that carries it.
 
     Like Inngest with a 400: one bad event fails the request it travels in. ``calls`` records the
-    ids of every publish attempted; ``accepted`` the events taken, each as often as it was taken.
+    ids of every publish attempted; ``accepted`` the events taken (encoded, as a bus carries them),
+    each as often as it was taken.
     """
 
-    def __init__(self, is_poison: Callable[[UserEvent], bool]) -> None:
+    def __init__(self, is_poison: Callable[[EncodedEvent], bool]) -> None:
         self._is_poison = is_poison
         self.calls: list[list[str]] = []
-        self.accepted: list[UserEvent] = []
+        self.accepted: list[EncodedEvent] = []
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        return await self.publish_encoded([as_encoded(event) for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         self.calls.append([event.id for event in events])
         poison = [event.id for event in events if self._is_poison(event)]
         if poison:
@@ -55,7 +61,7 @@ class SwitchableEventBus:
     def __init__(self, *, probe_sees_outages: bool = True) -> None:
         self.failure: EventBusUnavailable | None = None
         self.probe_sees_outages = probe_sees_outages
-        self.accepted: list[UserEvent] = []
+        self.accepted: list[EncodedEvent] = []
         self.delivered_at: list[float] = []
         self.publishes: list[float] = []
         self.probes: list[float] = []
@@ -70,6 +76,9 @@ class SwitchableEventBus:
             return None
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+        return await self.publish_encoded([as_encoded(event) for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         self.publishes.append(time.monotonic())
         async with self._one_more():
             if self.failure is not None:

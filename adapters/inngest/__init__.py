@@ -3,7 +3,7 @@
 Wiring: ``InngestSettings`` is the adapter's section of the settings tree;
 ``open_http_client(settings.http())`` is the process-wide HTTP client resource;
 ``InngestEventBus(client, settings.endpoint(), retry=settings.retry(), limits=settings.limits())``
-is the ``EventBusPort``.
+is the ``DeliveryBus``.
 """
 
 from adapters.inngest.batches import BatchLimits

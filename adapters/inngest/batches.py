@@ -2,15 +2,15 @@
 
 The server parses at most 5000 events per request (inngest ``pkg/consts``, ``MaxEvents``) and
 Inngest Cloud documents a per-request body limit of 512 KiB unless raised on request (the largest
-it allows is 3 MiB). Each event is encoded exactly once; a body is the encoded events joined.
+it allows is 3 MiB). The events come encoded; a body is their bytes joined, never encoded again.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.inngest import wire
+from application.ports import EncodedEvent
 from domain.errors import EventRejected
-from domain.event import UserEvent
 
 MAX_EVENTS_PER_REQUEST = 5000
 DEFAULT_MAX_REQUEST_BYTES = 512 * 1024
@@ -34,11 +34,11 @@ class BatchLimits:
 class RequestBody:
     """The events one request carries, in publish order, and their JSON array."""
 
-    events: Sequence[UserEvent]
+    events: Sequence[EncodedEvent]
     content: bytes
 
 
-def split(events: Sequence[UserEvent], limits: BatchLimits) -> list[RequestBody]:
+def split(events: Sequence[EncodedEvent], limits: BatchLimits) -> list[RequestBody]:
     """Bodies for the events in order, each as full as the limits allow.
 
     Raises ``EventRejected`` before anything is sent when a single event is too large for a request.
@@ -49,7 +49,7 @@ def split(events: Sequence[UserEvent], limits: BatchLimits) -> list[RequestBody]
     pending: list[bytes] = []
     pending_bytes = 0
     for index, event in enumerate(events):
-        encoded = wire.encode_event(event)
+        encoded = event.body
         size = len(encoded)
         # ``wire.array_size`` spelled out, as this runs once per event: the events' bytes, a comma
         # between two of them, and the brackets.

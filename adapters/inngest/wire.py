@@ -14,12 +14,8 @@ from collections.abc import Iterator, Sequence
 
 import msgspec
 
-from domain.event import UserEvent
-
 SEED_ENTROPY_BYTES = 10
 SEEDS_PER_DRAW = 400
-
-_encoder = msgspec.json.Encoder()
 
 
 class MalformedResponse(Exception):
@@ -69,11 +65,6 @@ class _SeedEntropy:
 
 _seed_entropy = _SeedEntropy()
 os.register_at_fork(after_in_child=_seed_entropy.forget)
-
-
-def encode_event(event: UserEvent) -> bytes:
-    """One event as compact UTF-8 JSON."""
-    return _encoder.encode(event.to_wire())
 
 
 def encode_array(encoded_events: Sequence[bytes]) -> bytes:

@@ -20,6 +20,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from adapters.metrics.batch_histogram import BatchHistogram
 from adapters.metrics.settings import MULTIPROC_DIR_ENV
 
 HTTP_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -155,7 +156,7 @@ class Metrics:
             ["backend", "cause"],
             registry=owner,
         )
-        self.delivery_latency = Histogram(
+        self.delivery_latency = BatchHistogram(
             "eventgate_delivery_latency_seconds",
             "Time from accepting an event (its ts) to the bus acknowledging it, in seconds.",
             ["backend"],

@@ -1,7 +1,7 @@
 """NATS JetStream as the event bus.
 
 Wiring: the composition parses the environment into ``NatsSettings``; ``open_nats_bus(settings)``
-is the bus as a resource (an async context manager) and the ``ProbedEventBus`` itself. Opening
+is the bus as a resource (an async context manager) and the ``DeliveryBus`` itself. Opening
 raises ``NatsConfigError`` when the stream found cannot keep the bus's guarantees.
 """
 

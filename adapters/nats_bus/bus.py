@@ -26,12 +26,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
 
-from adapters.event_json import encode_event
+from adapters.event_json import as_encoded
 from adapters.nats_bus.connection import Redactor, connect_options, server_names
 from adapters.nats_bus.errors import NatsConfigError
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nats_bus.stream import ensure_stream
 from adapters.nats_bus.subjects import check_prefix, subject_token
+from application.ports import EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
@@ -102,7 +103,7 @@ class _Round:
 
 
 class NatsEventBus:
-    """An ``EventBusPort`` and ``ReadinessProbe`` on a JetStream stream; see the module's docstring.
+    """A ``DeliveryBus`` on a JetStream stream; see the module's docstring.
 
     ``open`` connects and makes sure of the stream; when NATS cannot be reached within
     ``connect_timeout`` it goes on without it, and keeps trying in the background.
@@ -211,7 +212,12 @@ class NatsEventBus:
         return None
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
-        """Publish the events; return their ids, in order, once the stream acknowledged each.
+        """Encode the events once and publish them as ``publish_encoded`` does."""
+        return await self.publish_encoded([as_encoded(event) for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
+        """Publish the events, each one's bytes as the body of its message; return their ids, in order,
+        once the stream acknowledged each.
 
         Raises ``EventRejected`` (nothing sent) when an event is larger than the server takes, or
         when the stream refused some for good; ``EventBusUnavailable`` when the deadline passed
@@ -221,9 +227,7 @@ class NatsEventBus:
             return []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.publish_deadline
-        messages = [
-            (self._prefix + subject_token(event.name), encode_event(event), event.id) for event in events
-        ]
+        messages = [(self._prefix + subject_token(event.name), event.body, event.id) for event in events]
         await self._wait_until_ready(deadline, events)
         self._check_sizes(messages)
         answers: list[_Answer | None] = [None] * len(messages)
@@ -300,7 +304,7 @@ class NatsEventBus:
         waiting.answer(int(position), _Answer(_RETRY if error.code >= 500 else _REFUSED, said))
 
     async def _wait_until_ready(
-        self, deadline: float, events: Sequence[UserEvent], answers: Sequence[_Answer | None] = ()
+        self, deadline: float, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None] = ()
     ) -> None:
         if self._fault is not None:
             raise EventBusUnavailable(self._redact(self._fault), accepted_ids=self._stored(events, answers))
@@ -327,7 +331,7 @@ class NatsEventBus:
                 )
 
     async def _check_stream_exists(
-        self, events: Sequence[UserEvent], answers: Sequence[_Answer | None]
+        self, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None]
     ) -> None:
         """No stream answered: a stream that is gone is a refusal; JetStream being away is not."""
         try:
@@ -342,7 +346,7 @@ class NatsEventBus:
             return
 
     def _rejected(
-        self, events: Sequence[UserEvent], answers: Sequence[_Answer | None], reason: str
+        self, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None], reason: str
     ) -> EventRejected:
         stored = self._stored(events, answers)
         return EventRejected(
@@ -351,7 +355,7 @@ class NatsEventBus:
         )
 
     def _unavailable(
-        self, events: Sequence[UserEvent], answers: Sequence[_Answer | None], pending: Sequence[int]
+        self, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None], pending: Sequence[int]
     ) -> EventBusUnavailable:
         stored = self._stored(events, answers)
         said = [answer.reason for index in pending if (answer := answers[index]) is not None]
@@ -363,7 +367,7 @@ class NatsEventBus:
         )
 
     @staticmethod
-    def _stored(events: Sequence[UserEvent], answers: Sequence[_Answer | None]) -> list[str]:
+    def _stored(events: Sequence[EncodedEvent], answers: Sequence[_Answer | None]) -> list[str]:
         return [event.id for event, answer in zip(events, answers, strict=False) if answer is _STORED_ANSWER]
 
 

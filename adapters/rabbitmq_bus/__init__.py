@@ -1,7 +1,7 @@
 """RabbitMQ as the event bus.
 
 Wiring: the composition parses the environment into ``RabbitmqSettings``; ``open_rabbitmq_bus(settings)``
-is the bus as a resource (an async context manager) and the ``ProbedEventBus`` itself. Opening
+is the bus as a resource (an async context manager) and the ``DeliveryBus`` itself. Opening
 raises ``RabbitmqConfigError`` when the broker holds an exchange or queue that will not do.
 """
 

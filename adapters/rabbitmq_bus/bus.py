@@ -21,13 +21,14 @@ import aiormq
 import aiormq.abc
 from pamqp.common import FieldTable
 
-from adapters.event_json import encode_event
+from adapters.event_json import as_encoded
 from adapters.rabbitmq_bus.channel import ChannelLost, ConfirmingChannel, describe
 from adapters.rabbitmq_bus.confirms import Outcome
 from adapters.rabbitmq_bus.errors import RabbitmqConfigError
 from adapters.rabbitmq_bus.frames import Message
 from adapters.rabbitmq_bus.redaction import REDACTED_LOGGERS, RedactCredentials, Redactor, broker_name
 from adapters.rabbitmq_bus.settings import RabbitmqSettings
+from application.ports import EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
@@ -42,7 +43,7 @@ QUORUM: FieldTable = {"x-queue-type": "quorum"}
 
 
 class RabbitmqEventBus:
-    """An ``EventBusPort`` and ``ReadinessProbe`` on a RabbitMQ exchange; see the module's docstring.
+    """A ``DeliveryBus`` on a RabbitMQ exchange; see the module's docstring.
 
     One connection serves every publish, with a channel that declares and probes and a confirming
     channel that publishes. When any of them closes, the next publish opens them again (declaring
@@ -97,7 +98,12 @@ class RabbitmqEventBus:
         return None
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
-        """Publish the events; return their ids, in order, once the broker confirmed each.
+        """Encode the events once and publish them as ``publish_encoded`` does."""
+        return await self.publish_encoded([as_encoded(event) for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
+        """Publish the events, each one's bytes as the body of its message; return their ids, in order,
+        once the broker confirmed each.
 
         Raises ``EventRejected`` when an event cannot be routed (nothing is sent when its name is too
         long for a routing key), ``EventBusUnavailable`` when the deadline passed first. Their
@@ -140,7 +146,7 @@ class RabbitmqEventBus:
             await asyncio.sleep(RETRY_PAUSE)
 
     @staticmethod
-    def _message(event: UserEvent) -> Message:
+    def _message(event: EncodedEvent) -> Message:
         for what, text, holder in (("name", event.name, "routing key"), ("id", event.id, "message id")):
             size = len(text.encode("utf-8"))
             if size > MAX_SHORT_STRING_BYTES:
@@ -149,13 +155,13 @@ class RabbitmqEventBus:
                     f"holds at most {MAX_SHORT_STRING_BYTES}"
                 )
         return Message(
-            routing_key=event.name, message_id=event.id, timestamp=event.ts // 1000, body=encode_event(event)
+            routing_key=event.name, message_id=event.id, timestamp=event.ts // 1000, body=event.body
         )
 
     async def _open_channels(
         self,
         deadline: float,
-        events: Sequence[UserEvent] = (),
+        events: Sequence[EncodedEvent] = (),
         outcomes: Sequence[Outcome | None] = (),
     ) -> tuple[aiormq.abc.AbstractChannel, ConfirmingChannel]:
         """The open channels, or new ones on a new connection if need be, trying until the deadline."""
@@ -232,7 +238,7 @@ class RabbitmqEventBus:
         self._closing.discard(asyncio.current_task())
 
     @staticmethod
-    def _stored(events: Sequence[UserEvent], outcomes: Sequence[Outcome | None]) -> list[str]:
+    def _stored(events: Sequence[EncodedEvent], outcomes: Sequence[Outcome | None]) -> list[str]:
         return [event.id for event, outcome in zip(events, outcomes, strict=False) if delivered(outcome)]
 
 

@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.event_json import decode_event, encode_event
+from adapters.event_json import decode_event, encode_event, read_encoded
 from adapters.sqlite_outbox.files import make_private
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.settings import OutboxSettings
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
-from application.ports import ClaimedEvent, DeadLetter, OutboxStatus
+from application.ports import ClaimedEvent, DeadLetter, EncodedEvent, OutboxStatus
 from domain.errors import OutboxUnavailable
 from domain.event import UserEvent
 
@@ -50,7 +50,7 @@ class _HandOff:
     owner: str
     lease_ms: int
     capacity: int
-    waiting: deque[tuple[int, UserEvent]]
+    waiting: deque[tuple[int, EncodedEvent]]
 
 
 class SqliteOutboxStore:
@@ -142,7 +142,10 @@ class SqliteOutboxStore:
         except WorkerStopped:
             raise OutboxUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
         if hand_off is not None and inserted == len(events):
-            hand_off.waiting.extend((now, event) for event in events)
+            hand_off.waiting.extend(
+                (now, EncodedEvent(event.id, event.name, event.ts, row[1]))
+                for event, row in zip(events, rows, strict=True)
+            )
         elif hand_off is not None and inserted:
             await self._release_leases(hand_off.owner, [event.id for event in events], accepted_at=now)
         for listener in self._listeners:
@@ -172,7 +175,7 @@ class SqliteOutboxStore:
                     (owner, now + lease_ms, now, now, limit),
                 ).fetchall()
             rows.sort()
-            return [ClaimedEvent(event=decode_event(body), attempts=attempts) for _, body, attempts in rows]
+            return [ClaimedEvent(read_encoded(body), attempts) for _, body, attempts in rows]
 
         claimed = await self._writes.call(claim)
         if hand_off is not None and len(claimed) < limit:
@@ -198,7 +201,7 @@ class SqliteOutboxStore:
         taken: list[ClaimedEvent] = []
         waiting = hand_off.waiting
         while waiting and len(taken) < limit:
-            taken.append(ClaimedEvent(event=waiting.popleft()[1], attempts=0))
+            taken.append(ClaimedEvent(waiting.popleft()[1], 0))
         return taken
 
     async def end_hand_off(self) -> None:

@@ -17,7 +17,6 @@ import msgspec
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from adapters.event_json import encode_event
 from adapters.inngest import (
     HttpClientSettings,
     InngestEventBus,
@@ -28,7 +27,7 @@ from adapters.memory import InMemoryEventBus
 from adapters.nats_bus import NatsSettings, open_nats_bus, subject_token
 from adapters.rabbitmq_bus import RabbitmqSettings, open_rabbitmq_bus
 from adapters.secret import Secret
-from application.ports import ProbedEventBus
+from application.ports import DeliveryBus
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 from tests.brokers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, NatsServer, delete_rabbitmq, unique_name
@@ -56,7 +55,7 @@ class Consumed:
 
 class Backend(Protocol):
     name: str
-    bus: ProbedEventBus
+    bus: DeliveryBus
     deduplication: Deduplication
     shows_deduplication: bool
     """Whether ``consume`` reads where the broker deduplicates (a stand-in may not model it)."""
@@ -81,15 +80,13 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.memory = InMemoryEventBus()
-        self.bus: ProbedEventBus = self.memory
+        self.bus: DeliveryBus = self.memory
 
     def address_of(self, event: UserEvent) -> str | None:
         return None
 
     async def consume(self) -> list[Consumed]:
-        return [
-            Consumed(encode_event(event), event.id, "application/json") for event in self.memory.published
-        ]
+        return [Consumed(event.body, event.id, "application/json") for event in self.memory.published_encoded]
 
     def go_away(self) -> None:
         self.memory.fail_always(EventBusUnavailable("the memory bus was told to be away"))
@@ -113,7 +110,7 @@ class InngestBackend:
     def __init__(self, stand_in: EventApiStandIn, proxy: TcpFaultProxy, bus: InngestEventBus) -> None:
         self.stand_in = stand_in
         self.proxy = proxy
-        self.bus: ProbedEventBus = bus
+        self.bus: DeliveryBus = bus
 
     def address_of(self, event: UserEvent) -> str | None:
         return None
@@ -146,7 +143,7 @@ class NatsBackend:
     shows_deduplication = True
 
     def __init__(
-        self, server: NatsServer, proxy: TcpFaultProxy, settings: NatsSettings, bus: ProbedEventBus
+        self, server: NatsServer, proxy: TcpFaultProxy, settings: NatsSettings, bus: DeliveryBus
     ) -> None:
         self.server = server
         self.proxy = proxy
@@ -206,7 +203,7 @@ class RabbitmqBackend:
     deduplication: Deduplication = "consumer"
     shows_deduplication = True
 
-    def __init__(self, proxy: TcpFaultProxy, settings: RabbitmqSettings, bus: ProbedEventBus) -> None:
+    def __init__(self, proxy: TcpFaultProxy, settings: RabbitmqSettings, bus: DeliveryBus) -> None:
         self.proxy = proxy
         self.settings = settings
         self.bus = bus

@@ -1,16 +1,23 @@
-"""The contract of ``EventBusPort``, which every backend passes: memory, Inngest (the loopback
-stand-in), NATS JetStream (a private nats-server) and RabbitMQ (the shared broker)."""
+"""The contract of ``EventBusPort`` and ``EncodedEventBusPort``, which every backend passes: memory,
+Inngest (the loopback stand-in), NATS JetStream (a private nats-server) and RabbitMQ (the shared broker).
+
+The tests that take ``publish`` run twice: with events (``publish``, direct mode's path), and with the
+same events encoded (``publish_encoded``, the relay's path)."""
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from adapters.event_ids import new_event_id
-from adapters.event_json import encode_event
+from adapters.event_json import as_encoded, encode_event
+from adapters.sqlite_outbox.store import SqliteOutboxStore
+from application.ports import EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 from tests.contract.backends import BACKENDS, DEADLINE, Backend
@@ -38,6 +45,31 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield under_test
 
 
+Publish = Callable[[Backend, Sequence[UserEvent]], Awaitable[list[str]]]
+
+
+async def publish_events(backend: Backend, events: Sequence[UserEvent]) -> list[str]:
+    return await backend.bus.publish(events)
+
+
+async def publish_encoded(backend: Backend, events: Sequence[UserEvent]) -> list[str]:
+    return await backend.bus.publish_encoded([as_encoded(event) for event in events])
+
+
+@pytest.fixture(params=["events", "encoded"])
+def publish(request: pytest.FixtureRequest) -> Publish:
+    return publish_events if request.param == "events" else publish_encoded
+
+
+def spelled_with_escapes(event: UserEvent) -> EncodedEvent:
+    """The event's JSON with its non-ASCII characters written as ``\\u`` escapes, which the encoder
+    never writes: a bus that decoded the event and encoded it again would send other bytes."""
+    body = encode_event(event).decode()
+    escaped = "".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in body).encode()
+    assert escaped != encode_event(event)
+    return EncodedEvent(event.id, event.name, event.ts, escaped)
+
+
 async def probe_until(backend: Backend, *, ready: bool) -> str | None:
     """Probe until the bus is (or is not) ready, for a few seconds at most; the last answer."""
     deadline = time.monotonic() + READINESS_WAIT
@@ -48,21 +80,21 @@ async def probe_until(backend: Backend, *, ready: bool) -> str | None:
         await asyncio.sleep(0.05)
 
 
-async def test_returns_the_ids_in_order(backend: Backend) -> None:
+async def test_returns_the_ids_in_order(backend: Backend, publish: Publish) -> None:
     events = make_events(5)
 
-    assert await backend.bus.publish(events) == [event.id for event in events]
+    assert await publish(backend, events) == [event.id for event in events]
 
 
-async def test_publishing_nothing_returns_nothing(backend: Backend) -> None:
-    assert await backend.bus.publish([]) == []
+async def test_publishing_nothing_returns_nothing(backend: Backend, publish: Publish) -> None:
+    assert await publish(backend, []) == []
     assert await backend.consume() == []
 
 
-async def test_publishes_a_thousand_events_at_once_in_order(backend: Backend) -> None:
+async def test_publishes_a_thousand_events_at_once_in_order(backend: Backend, publish: Publish) -> None:
     events = make_events(1000)
 
-    ids = await backend.bus.publish(events)
+    ids = await publish(backend, events)
 
     assert ids == [event.id for event in events]
     assert [message.message_id for message in await backend.consume()] == ids
@@ -91,10 +123,12 @@ async def test_an_event_published_twice_is_kept_once_by_whoever_deduplicates(bac
         assert ids in ([event.id], [event.id, event.id])
 
 
-async def test_a_consumer_reads_the_documented_body_and_properties(backend: Backend) -> None:
+async def test_a_consumer_reads_the_documented_body_and_properties(
+    backend: Backend, publish: Publish
+) -> None:
     events = make_events(2, name="app/user.clicked") + make_events(1, name="odd name*with>.marks")
 
-    await backend.bus.publish(events)
+    await publish(backend, events)
 
     consumed = await backend.consume()
     assert [message.body for message in consumed] == [encode_event(event) for event in events]
@@ -113,24 +147,26 @@ async def test_a_consumer_reads_the_documented_body_and_properties(backend: Back
             }
 
 
-async def test_an_unreachable_bus_is_unavailable_within_the_deadline(backend: Backend) -> None:
+async def test_an_unreachable_bus_is_unavailable_within_the_deadline(
+    backend: Backend, publish: Publish
+) -> None:
     backend.go_away()
     started = time.monotonic()
 
     with pytest.raises(EventBusUnavailable) as failure:
-        await backend.bus.publish(make_events(3))
+        await publish(backend, make_events(3))
 
     assert time.monotonic() - started < DEADLINE + 1.0
     assert failure.value.accepted_ids == ()
     backend.come_back()
 
 
-async def test_a_refused_event_is_rejected_with_the_reason(backend: Backend) -> None:
+async def test_a_refused_event_is_rejected_with_the_reason(backend: Backend, publish: Publish) -> None:
     [event] = make_events(1)
     refused, words = await backend.refuse_next(event)
 
     with pytest.raises(EventRejected) as failure:
-        await backend.bus.publish([refused])
+        await publish(backend, [refused])
 
     assert words in failure.value.reason
     assert failure.value.accepted_ids == ()
@@ -147,3 +183,34 @@ async def test_the_readiness_probe_goes_red_and_green_again(backend: Backend) ->
     assert await probe_until(backend, ready=True) is None
     [event] = make_events(1)
     assert await backend.bus.publish([event]) == [event.id]
+
+
+async def test_an_encoded_event_reaches_a_consumer_as_the_very_bytes_given(backend: Backend) -> None:
+    events = [spelled_with_escapes(event) for event in make_events(3, name="app/user.clicked")]
+
+    assert await backend.bus.publish_encoded(events) == [event.id for event in events]
+
+    consumed = await backend.consume()
+    assert [message.body for message in consumed] == [event.body for event in events]
+    assert [message.message_id for message in consumed] == [event.id for event in events]
+
+
+async def test_events_claimed_from_the_outbox_reach_a_consumer_as_the_bytes_stored(
+    backend: Backend, tmp_path: Path
+) -> None:
+    events = make_events(3, name="app/user.clicked")
+    outbox = SqliteOutboxStore(tmp_path / "outbox.sqlite3")
+    await outbox.open()
+    try:
+        await outbox.append(events)
+        claimed = await outbox.claim("relay", 10, 30.0)
+    finally:
+        await outbox.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "outbox.sqlite3")) as connection:
+        stored = dict(connection.execute("SELECT id, body FROM outbox"))
+
+    await backend.bus.publish_encoded([item.event for item in claimed])
+
+    consumed = await backend.consume()
+    assert [message.body for message in consumed] == [stored[event.id] for event in events]
+    assert [message.message_id for message in consumed] == [event.id for event in events]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from adapters.coalescing import CoalescingEventBus
+from adapters.event_json import as_encoded
 from adapters.inngest import (
     BatchLimits,
     HttpClientSettings,
@@ -146,6 +147,6 @@ async def test_max_bytes_measured_like_the_wire_makes_each_batch_exactly_one_req
     assert results == [[event.id] for event in events]
     assert len(stand_in.requests) == len(inner.publishes) > 1
     assert all(len(request.body) <= limit for request in stand_in.requests)
-    as_split_by_the_bus = batches.split(events, BatchLimits(max_bytes=limit))
+    as_split_by_the_bus = batches.split([as_encoded(event) for event in events], BatchLimits(max_bytes=limit))
     assert sorted(len(request.json()) for request in stand_in.requests) == sorted(inner.publishes)
     assert sorted(inner.publishes) == sorted(len(body.events) for body in as_split_by_the_bus)

@@ -10,7 +10,7 @@ from adapters.metrics.metered import MeteredEventBus, MeteredOutbox
 from adapters.metrics.registry import Metrics
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DeliverOutboxEvents
-from application.ports import ProbedEventBus
+from application.ports import DeliveryBus, EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 
@@ -31,13 +31,19 @@ class PoisonAwareBus:
         return None
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
-        if any(event.id == self._poison for event in events):
+        return self._judge([event.id for event in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
+        return self._judge([event.id for event in events])
+
+    def _judge(self, ids: list[str]) -> list[str]:
+        if self._poison in ids:
             raise EventRejected(f"invalid event {self._poison}")
-        return [event.id for event in events]
+        return ids
 
 
 def metered_relay(
-    outbox: SqliteOutboxStore, bus: ProbedEventBus, registry: CollectorRegistry
+    outbox: SqliteOutboxStore, bus: DeliveryBus, registry: CollectorRegistry
 ) -> DeliverOutboxEvents:
     metrics = Metrics(registry)
     return DeliverOutboxEvents(

@@ -1,14 +1,17 @@
 """The relay between a real SQLite outbox and fake buses: every event is delivered, retried or buried."""
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from adapters.memory import InMemoryEventBus
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.deliver_outbox_events import DEFAULT_SCHEDULE, DeliverOutboxEvents, RetrySchedule
-from application.ports import EventBusPort
+from application.ports import EncodedEvent, EncodedEventBusPort
 from application.relay import OutboxRelay
 from domain.errors import EventBusUnavailable, SenderRefused
 from domain.event import UserEvent
@@ -23,7 +26,7 @@ def event(n: int) -> UserEvent:
 
 def deliverer(
     outbox: SqliteOutboxStore,
-    bus: EventBusPort,
+    bus: EncodedEventBusPort,
     *,
     batch_size: int = 1000,
     schedule: RetrySchedule = DEFAULT_SCHEDULE,
@@ -36,7 +39,7 @@ def deliverer(
 class BrokenBus:
     """Raises something no bus should: the relay must treat it as a transient failure."""
 
-    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         raise RuntimeError("bug in the adapter")
 
 
@@ -49,6 +52,20 @@ async def test_delivers_pending_events_in_one_batch_and_marks_them(outbox: Sqlit
     assert (outcome.claimed, outcome.delivered) == (3, 3)
     assert [e.id for e in bus.published] == ["event-0", "event-1", "event-2"]
     assert (await outbox.status()).pending == 0
+
+
+async def test_the_bus_is_handed_the_bytes_the_outbox_stored(
+    outbox: SqliteOutboxStore, tmp_path: Path
+) -> None:
+    bus = InMemoryEventBus()
+    events = [event(n) for n in range(3)]
+    await outbox.append(events)
+    with contextlib.closing(sqlite3.connect(tmp_path / "outbox.sqlite3")) as connection:
+        stored = dict(connection.execute("SELECT id, body FROM outbox"))
+
+    await deliverer(outbox, bus).execute()
+
+    assert [(e.id, e.body) for e in bus.published_encoded] == [(e.id, stored[e.id]) for e in events]
 
 
 async def test_an_unavailable_bus_leaves_the_batch_due_at_once_and_says_the_bus_failed(
@@ -156,7 +173,7 @@ class HangingBus:
     def __init__(self) -> None:
         self.started = asyncio.Event()
 
-    async def publish(self, events: Sequence[UserEvent]) -> list[str]:
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
         self.started.set()
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")

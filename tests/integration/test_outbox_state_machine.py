@@ -16,7 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from adapters.event_json import as_encoded
 from adapters.sqlite_outbox.store import SqliteOutboxStore
+from application.ports import EncodedEvent
 from domain.event import UserEvent
 
 T = TypeVar("T")
@@ -32,8 +34,8 @@ class OutboxModel(RuleBasedStateMachine):
         self.path = Path(self.folder.name) / "outbox.sqlite3"
         self.now_ms = 1_000_000
         self.outbox = self.open_store()
-        self.acknowledged: dict[str, UserEvent] = {}
-        self.received: dict[str, UserEvent] = {}
+        self.acknowledged: dict[str, EncodedEvent] = {}
+        self.received: dict[str, EncodedEvent] = {}
         self.held: dict[str, list[str]] = {"relay-a": [], "relay-b": []}
         self.lease_until: dict[str, int] = {}
         self.counter = 0
@@ -69,7 +71,7 @@ class OutboxModel(RuleBasedStateMachine):
                 UserEvent(name="app/e", data={"payload": payload}, id=f"e{self.counter}", ts=self.counter)
             )
         assert self.run(self.outbox.append(events)) == [event.id for event in events]
-        self.acknowledged.update((event.id, event) for event in events)
+        self.acknowledged.update((event.id, as_encoded(event)) for event in events)
 
     @rule(owner=OWNERS, limit=st.integers(min_value=1, max_value=6))
     def claim(self, owner: str, limit: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.event_json import as_encoded
 from adapters.sqlite_outbox.schema import JOURNAL_SIZE_LIMIT
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.errors import EventBusUnavailable
@@ -62,7 +63,7 @@ async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., 
     claimed = await second.claim("relay", 10, 30)
     await second.close()
 
-    assert [item.event for item in claimed] == [event(1), event(2)]
+    assert [item.event for item in claimed] == [as_encoded(event(1)), as_encoded(event(2))]
 
 
 async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_owner(

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.event_json import encode_event
 from adapters.inngest import wire
 from domain.event import UserEvent
 from tests.strategies import json_values
@@ -25,7 +26,7 @@ user_events = st.builds(
 
 @given(events=st.lists(user_events, max_size=4))
 def test_a_body_is_the_json_array_of_the_events_wire_form(events: list[UserEvent]) -> None:
-    encoded = [wire.encode_event(event) for event in events]
+    encoded = [encode_event(event) for event in events]
 
     body = wire.encode_array(encoded)
 
@@ -36,7 +37,7 @@ def test_a_body_is_the_json_array_of_the_events_wire_form(events: list[UserEvent
 def test_an_event_is_compact_utf8_json() -> None:
     event = UserEvent(name="app/ü", data={"a": [1, None]}, id="e-1", ts=7)
 
-    assert wire.encode_event(event) == '{"name":"app/ü","data":{"a":[1,null]},"id":"e-1","ts":7}'.encode()
+    assert encode_event(event) == '{"name":"app/ü","data":{"a":[1,null]},"id":"e-1","ts":7}'.encode()
 
 
 def test_a_seed_is_unix_millis_and_ten_random_bytes_in_base64() -> None:

@@ -5,10 +5,11 @@ from collections.abc import Sequence
 import pytest
 from prometheus_client import CollectorRegistry
 
+from adapters.event_json import as_encoded
 from adapters.memory import InMemoryEventBus
 from adapters.metrics.metered import MAX_PAUSE_CAUSES, DeliveryPauses, MeteredEventBus, MeteredOutbox
 from adapters.metrics.registry import Metrics
-from application.ports import ClaimedEvent
+from application.ports import ClaimedEvent, EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected, PublishFailed, SenderRefused
 from domain.event import UserEvent
 
@@ -61,6 +62,9 @@ class ExplodingBus:
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:
         raise RuntimeError("bug in the adapter")
 
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> list[str]:
+        raise RuntimeError("bug in the adapter")
+
 
 async def test_an_acknowledged_publish_counts_its_events_published_and_its_batch_size() -> None:
     bus, registry = metered(InMemoryEventBus())
@@ -86,6 +90,40 @@ async def test_delivery_latency_is_observed_per_event_from_its_ts_to_the_acknowl
     assert value(registry, f"{latency}_bucket", backend="memory", le="0.005") == 1
     assert value(registry, f"{latency}_bucket", backend="memory", le="60.0") == 1
     assert value(registry, f"{latency}_bucket", backend="memory", le="120.0") == 2
+
+
+async def test_an_encoded_publish_is_counted_as_a_publish_is_and_reaches_the_bus_unchanged() -> None:
+    inner = InMemoryEventBus()
+    bus, registry = metered(inner)
+    encoded = [as_encoded(event("a", accepted_ms_ago=3)), as_encoded(event("b", accepted_ms_ago=90_000))]
+
+    ids = await bus.publish_encoded(encoded)
+
+    assert ids == ["a", "b"]
+    assert inner.published_encoded == encoded
+    latency = "eventgate_delivery_latency_seconds"
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 2
+    assert value(registry, "eventgate_publish_batch_size_events_count", backend="memory") == 1
+    assert value(registry, f"{latency}_count", backend="memory") == 2
+    assert value(registry, f"{latency}_sum", backend="memory") == pytest.approx(90.003)
+    assert value(registry, f"{latency}_bucket", backend="memory", le="0.005") == 1
+    assert value(registry, f"{latency}_bucket", backend="memory", le="60.0") == 1
+    assert value(registry, f"{latency}_bucket", backend="memory", le="120.0") == 2
+
+
+async def test_a_failed_encoded_publish_counts_only_what_the_bus_took() -> None:
+    inner = InMemoryEventBus()
+    failure = EventBusUnavailable("down", accepted_ids=["a"])
+    inner.fail_next(failure)
+    bus, registry = metered(inner)
+
+    with pytest.raises(EventBusUnavailable) as raised:
+        await bus.publish_encoded([as_encoded(event("a", accepted_ms_ago=2_000)), as_encoded(event("b"))])
+
+    assert raised.value is failure
+    assert value(registry, "eventgate_events_published_total", backend="memory") == 1
+    assert value(registry, "eventgate_delivery_latency_seconds_count", backend="memory") == 1
+    assert value(registry, "eventgate_delivery_latency_seconds_sum", backend="memory") == pytest.approx(2.0)
 
 
 async def test_an_event_stamped_in_the_future_is_observed_as_delivered_at_once() -> None:
@@ -131,6 +169,8 @@ async def test_an_unexpected_error_passes_through_uncounted() -> None:
 
     with pytest.raises(RuntimeError, match="bug in the adapter"):
         await bus.publish([event("a")])
+    with pytest.raises(RuntimeError, match="bug in the adapter"):
+        await bus.publish_encoded([as_encoded(event("a"))])
 
     assert value(registry, "eventgate_events_published_total", backend="memory") == 0
 
@@ -163,7 +203,7 @@ async def test_the_probe_of_the_inner_bus_is_forwarded() -> None:
 
 
 async def test_the_metered_outbox_forwards_every_call_unchanged() -> None:
-    claimed = [ClaimedEvent(event=event("a"), attempts=2)]
+    claimed = [ClaimedEvent(as_encoded(event("a")), attempts=2)]
     inner = RecordingOutbox(claimed)
     outbox = MeteredOutbox(inner, Metrics(CollectorRegistry()), "inngest")
 
@@ -194,7 +234,7 @@ async def test_the_metered_outbox_counts_each_dead_lettered_id_as_failed_and_dea
 
 async def test_the_metered_outbox_counts_an_event_retried_at_its_first_failure_only() -> None:
     registry = CollectorRegistry()
-    first_try, second_try = event("a"), event("b")
+    first_try, second_try = as_encoded(event("a")), as_encoded(event("b"))
     inner = RecordingOutbox([ClaimedEvent(first_try, attempts=0), ClaimedEvent(second_try, attempts=1)])
     outbox = MeteredOutbox(inner, Metrics(registry), "inngest")
 
