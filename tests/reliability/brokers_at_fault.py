@@ -73,6 +73,10 @@ class BrokerAtFault(Protocol):
     def environment(self) -> dict[str, str]:
         """What ``eventgate serve`` needs to send here."""
 
+    @property
+    def proxy(self) -> TcpFaultProxy:
+        """What the service reaches the broker through."""
+
     def seen(self) -> int:
         """How many messages reached the broker so far."""
 
@@ -89,14 +93,14 @@ class NatsAtFault:
 
     def __init__(self, server: NatsServer, proxy: TcpFaultProxy, tap: NatsTap) -> None:
         self._server = server
-        self._proxy = proxy
+        self.proxy = proxy
         self._tap = tap
 
     @property
     def environment(self) -> dict[str, str]:
         return {
             "EVENTGATE_EVENT_BUS": "nats",
-            "EVENTGATE_NATS_URL": f"nats://127.0.0.1:{self._proxy.port}",
+            "EVENTGATE_NATS_URL": f"nats://127.0.0.1:{self.proxy.port}",
             "EVENTGATE_NATS_STREAM": NATS_STREAM,
             "EVENTGATE_NATS_PUBLISH_DEADLINE": PUBLISH_DEADLINE,
             "EVENTGATE_NATS_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
@@ -107,13 +111,13 @@ class NatsAtFault:
 
     async def cut_off(self) -> None:
         await asyncio.to_thread(self._server.kill)
-        await asyncio.to_thread(self._proxy.refuse)
+        await asyncio.to_thread(self.proxy.refuse)
 
     async def restore(self) -> float:
         began = time.time()
         await asyncio.to_thread(self._server.start)
         await self._tap.connected()
-        await asyncio.to_thread(self._proxy.forward)
+        await asyncio.to_thread(self.proxy.forward)
         return began
 
     async def deliveries(self) -> Deliveries:
@@ -125,7 +129,7 @@ class RabbitmqAtFault:
     name: Backend = "rabbitmq"
 
     def __init__(self, proxy: TcpFaultProxy, consumer: QueueConsumer, exchange_and_queue: str) -> None:
-        self._proxy = proxy
+        self.proxy = proxy
         self._consumer = consumer
         self._name = exchange_and_queue
 
@@ -133,7 +137,7 @@ class RabbitmqAtFault:
     def environment(self) -> dict[str, str]:
         return {
             "EVENTGATE_EVENT_BUS": "rabbitmq",
-            "EVENTGATE_RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self._proxy.port}/",
+            "EVENTGATE_RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/",
             "EVENTGATE_RABBITMQ_EXCHANGE": self._name,
             "EVENTGATE_RABBITMQ_QUEUE": self._name,
             "EVENTGATE_RABBITMQ_PUBLISH_DEADLINE": PUBLISH_DEADLINE,
@@ -144,11 +148,11 @@ class RabbitmqAtFault:
         return len(self._consumer.arrivals)
 
     async def cut_off(self) -> None:
-        await asyncio.to_thread(self._proxy.refuse)
+        await asyncio.to_thread(self.proxy.refuse)
 
     async def restore(self) -> float:
         began = time.time()
-        await asyncio.to_thread(self._proxy.forward)
+        await asyncio.to_thread(self.proxy.forward)
         return began
 
     async def deliveries(self) -> Deliveries:

@@ -22,10 +22,12 @@ from tests.reliability.harness import LoadResult, Service, drive_load, report, s
 pytestmark = pytest.mark.anyio
 
 REQUESTS = 300
-LONG_LOAD = 800
+LONG_LOAD = 600
 CONCURRENCY = 32
-SEEN_BEFORE_THE_FAULT = 200
+SEEN_BEFORE_THE_FAULT = 150
 OUTAGE = 1.0
+STORED_UNANSWERED = 1
+"""Events the broker stores, its answers lost, before the service is killed: sent again after the restart."""
 ARRIVAL_TIMEOUT = 45.0
 RELAY_LEASE = 5.0
 """Longer than the brokers' publish deadline, as the README requires; short, because after a
@@ -141,13 +143,22 @@ async def test_events_acknowledged_before_a_kill_9_of_the_service_arrive_once_ea
 ) -> None:
     running = await load_until_seen(broker, service)
 
+    await asyncio.to_thread(broker.proxy.lose_answers)
+    await seen(broker, broker.seen() + STORED_UNANSWERED)
     await asyncio.to_thread(service.kill)
     load = await running
+    await asyncio.to_thread(broker.proxy.forward)
     restored_at = time.time()
     await asyncio.to_thread(service.start)
     deliveries = await all_arrived(
-        broker, service, "eventgate killed with -9 mid-load", load, restored_at, relay_lease=RELAY_LEASE
+        broker,
+        service,
+        "eventgate killed with -9 mid-load, the broker's answers in flight",
+        load,
+        restored_at,
+        relay_lease=RELAY_LEASE,
     )
 
     assert load.statuses[0], "some requests met the killed service"
     assert deliveries.ids >= set(load.acknowledged)
+    assert deliveries.duplicated_at_transport, "events the broker had stored were sent again"
