@@ -3,7 +3,13 @@
 Each scenario runs ``eventgate serve`` in outbox mode as a subprocess, drives signed-in requests at
 it, fails something, and reads back with a real consumer what reached the broker: every event
 answered 200 arrives, and each once after the broker's (NATS) or the consumer's (RabbitMQ)
-deduplication. The figures, duplicates at transport level included, are printed (``pytest -s``).
+deduplication. The service is killed while the broker's answers are lost, so that the restart
+finds events the broker holds still pending, and has to send them again.
+
+The figures are printed (``pytest -s``): requests sent, left unanswered, acknowledged; events
+delivered; messages at transport level and how many of them repeated an event; and the seconds
+from the end of the fault (the broker restarting or reachable again, the service restarting) to
+the first event that reached the broker after it.
 """
 
 import asyncio
