@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiormq
 
+from adapters.rabbitmq_bus.bus import QUORUM
+
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 RABBITMQ_URL = f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -87,6 +89,15 @@ class NatsServer:
                 self._process.kill()
                 self._process.wait(START_TIMEOUT)
         self._process = None
+
+
+async def declare_rabbitmq(exchange: str, queue: str) -> None:
+    """Declare what the RabbitMQ bus declares at start, so that a consumer may read before it has."""
+    async with aiormq.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        await channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        await channel.queue_declare(queue, durable=True, arguments=QUORUM)
+        await channel.queue_bind(queue, exchange, routing_key="#")
 
 
 async def delete_rabbitmq(exchange: str, queue: str) -> None:

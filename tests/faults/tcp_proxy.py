@@ -7,6 +7,8 @@ method has taken effect when it returns:
 - ``refuse()``: the port stops listening, so connecting is refused, and open connections are reset;
 - ``black_hole()``: connections are accepted and kept, but nothing passes either way, as when a
   network or a server stalls; leaving the black hole resets the connections, whose bytes were lost;
+- ``lose_answers()``: what clients send reaches the server, what the server answers is dropped, as
+  when a server did what it was asked and its answer never came; leaving it resets the connections;
 - ``cut()``: every open connection is reset now, whatever the mode; new ones follow the mode.
 
 ``connections`` counts the connections accepted so far.
@@ -21,7 +23,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Literal
 
-Mode = Literal["forward", "refuse", "black_hole"]
+Mode = Literal["forward", "refuse", "black_hole", "lose_answers"]
 CONTROL_TIMEOUT = 5.0
 _CHUNK = 256 * 1024
 
@@ -87,6 +89,9 @@ class TcpFaultProxy:
     def black_hole(self) -> None:
         self._call(self._set_mode("black_hole"))
 
+    def lose_answers(self) -> None:
+        self._call(self._set_mode("lose_answers"))
+
     def cut(self) -> None:
         self._call(self._cut())
 
@@ -105,7 +110,7 @@ class TcpFaultProxy:
             self._server = None
             await self._cut()
             return
-        if previous == "black_hole":
+        if previous in ("black_hole", "lose_answers"):
             await self._cut()
         if previous == "refuse":
             await self._listen()
@@ -134,15 +139,25 @@ class TcpFaultProxy:
             return
         self._links.add(link)
         link.tasks = [
-            asyncio.create_task(self._pump(reader, upstream_writer, link)),
-            asyncio.create_task(self._pump(upstream_reader, writer, link)),
+            asyncio.create_task(self._pump(reader, upstream_writer, link, dropped_in=("black_hole",))),
+            asyncio.create_task(
+                self._pump(upstream_reader, writer, link, dropped_in=("black_hole", "lose_answers"))
+            ),
         ]
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link) -> None:
-        """Copy one direction; in a black hole, read and drop. The end of either side ends both."""
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        link: _Link,
+        *,
+        dropped_in: tuple[Mode, ...],
+    ) -> None:
+        """Copy one direction; in the modes ``dropped_in``, read and drop. The end of either side ends
+        both."""
         try:
             while data := await reader.read(_CHUNK):
-                if self._mode == "black_hole":
+                if self._mode in dropped_in:
                     continue
                 writer.write(data)
                 await writer.drain()

@@ -63,6 +63,42 @@ def test_a_black_hole_accepts_but_answers_nothing(proxy: TcpFaultProxy) -> None:
             client.recv(1)
 
 
+class _RecordingServer(socketserver.ThreadingTCPServer):
+    """Answers ``ok`` to whatever it receives, and keeps what it received."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Recorder)
+        self.received: list[bytes] = []
+
+
+class _Recorder(socketserver.BaseRequestHandler):
+    server: _RecordingServer
+
+    def handle(self) -> None:
+        while data := self.request.recv(4096):
+            self.server.received.append(data)
+            self.request.sendall(b"ok")
+
+
+def test_losing_answers_lets_requests_through_drops_the_answers_and_resets_when_it_ends() -> None:
+    with _RecordingServer() as server:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        with TcpFaultProxy("127.0.0.1", server.server_address[1]) as proxy:
+            proxy.lose_answers()
+            with connect(proxy) as client:
+                client.settimeout(0.5)
+                client.sendall(b"do it")
+                with pytest.raises(TimeoutError):
+                    client.recv(1)
+                proxy.forward()
+                with pytest.raises(ConnectionResetError):
+                    client.recv(1)
+        server.shutdown()
+    assert server.received == [b"do it"]
+
+
 def test_cutting_resets_every_open_connection(proxy: TcpFaultProxy) -> None:
     with connect(proxy) as first, connect(proxy) as second:
         first.sendall(b"1")

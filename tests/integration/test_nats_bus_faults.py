@@ -9,13 +9,13 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-import nats
 import pytest
 
 from adapters.nats_bus import NatsSettings, open_nats_bus
 from adapters.secret import Secret
 from domain.errors import EventBusUnavailable
 from tests.brokers import NatsServer
+from tests.consumers import read_stream
 from tests.faults.delivery import deliver, make_load
 
 pytestmark = pytest.mark.anyio
@@ -27,17 +27,7 @@ def settings_for(server: NatsServer, deadline: float) -> NatsSettings:
 
 
 async def stored_ids(server: NatsServer) -> list[str]:
-    client = await nats.connect(server.url)
-    try:
-        js = client.jetstream()
-        count = (await js.stream_info("EVENTGATE")).state.messages
-        ids = []
-        for sequence in range(1, count + 1):
-            message = await js.get_msg("EVENTGATE", sequence)
-            ids.append((message.headers or {})["Nats-Msg-Id"])
-        return ids
-    finally:
-        await client.close()
+    return [arrival.event_id for arrival in await read_stream(server.url, "EVENTGATE", "eventgate.>")]
 
 
 async def test_a_server_down_for_the_whole_load_then_up_gets_every_event(tmp_path: Path) -> None:

@@ -34,10 +34,11 @@ def session_cookie(user_id: str = "user-1") -> str:
 
 @dataclass
 class Service:
-    """``eventgate serve`` in outbox mode, sending to ``inngest_port``, with its outbox in ``folder``."""
+    """``eventgate serve`` in outbox mode, with its outbox in ``folder``, sending to ``inngest_port``
+    unless ``environment`` sets another ``EVENTGATE_EVENT_BUS``."""
 
     folder: Path
-    inngest_port: int
+    inngest_port: int = field(default_factory=free_port)
     environment: dict[str, str] = field(default_factory=dict)
     workers: int = 1
     port: int = field(default_factory=free_port)
@@ -178,6 +179,12 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting until {what}")
         time.sleep(0.1)
+
+
+def sample_value(exposition: str, name: str) -> float:
+    """The value of the sample ``name`` (without labels) in a Prometheus exposition."""
+    [value] = [float(line.split()[-1]) for line in exposition.splitlines() if line.startswith(name + " ")]
+    return value
 
 
 def report(scenario: str, **figures: object) -> None:

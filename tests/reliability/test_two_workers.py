@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.integration.inngest_stand_in import EventApiStandIn
-from tests.reliability.harness import Service, drive_load, free_port, report, wait_until
+from tests.reliability.harness import Service, drive_load, free_port, report, sample_value, wait_until
 
 
 def test_two_workers_share_the_port_and_the_outbox_and_deliver_each_event_once(tmp_path: Path) -> None:
@@ -54,8 +54,3 @@ def test_metrics_of_two_workers_add_up_whichever_worker_answers_the_scrape(tmp_p
     accepted = [sample_value(scrape, "eventgate_events_accepted_total") for scrape in scrapes]
     assert load.statuses == Counter({200: 200})
     assert accepted == [200.0] * len(scrapes)
-
-
-def sample_value(exposition: str, name: str) -> float:
-    [value] = [float(line.split()[-1]) for line in exposition.splitlines() if line.startswith(name + " ")]
-    return value
