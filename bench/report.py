@@ -516,10 +516,10 @@ def _md_share(name: str, scenarios: Mapping[str, Any]) -> str:
 
 def _md_target(name: str, scenarios: Mapping[str, Any]) -> str:
     target, verdict = _target_cells(name, scenarios)
-    return f"{target}: **{verdict}**" if target else ""
+    return f"{target}: **{verdict}**" if target else "-"
 
 
-def _md_server_row(name: str, scenarios: Mapping[str, Any]) -> str:
+def _md_server_row(name: str, scenarios: Mapping[str, Any], baseline: Baseline) -> str:
     run = _median_run(scenarios[name])
     log = _log_per_request(run)
     cells = (
@@ -529,6 +529,7 @@ def _md_server_row(name: str, scenarios: Mapping[str, Any]) -> str:
         f"{run['cpu_us_per_request']:,.0f} µs",
         "-" if log is None else f"{log:.2f}",
         _md_share(name, scenarios),
+        f"{run['requests_per_second'] / baseline.rps:.1f}x" if baseline.measured else "-",
         _md_target(name, scenarios),
     )
     return "| " + " | ".join(cells) + " |"
@@ -608,6 +609,7 @@ def readme_section(document: Mapping[str, Any], results_path: str) -> str:
     servers = [name for name, scenario in scenarios.items() if "median_run" in scenario]
     drains = [name for name, scenario in scenarios.items() if "events_per_second" in scenario]
     failed = [label_of(name, scenario) for name, scenario in scenarios.items() if "error" in scenario]
+    baseline = nextjs_baseline(scenarios)
     lines = [
         README_HEADING,
         "",
@@ -625,9 +627,9 @@ def readme_section(document: Mapping[str, Any], results_path: str) -> str:
         lines += ["", load]
     lines += [
         "",
-        "| | req/s | p99 | CPU per request | log lines per request | share of the ceiling | target |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *(_md_server_row(name, scenarios) for name in servers),
+        "| | req/s | p99 | CPU per request | log lines per request | share of the ceiling | over the Next.js route | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(_md_server_row(name, scenarios, baseline) for name in servers),
     ]
     if drains:
         lines += [
