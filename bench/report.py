@@ -111,7 +111,7 @@ class LogCost:
     us: float
 
     def describe(self) -> str:
-        return f"{self.noisy} - this <={self.us:g} us CPU/req"
+        return f"access log <={self.us:g} us/req ({self.noisy} - this)"
 
     def judge(self, name: str, scenarios: Mapping[str, Any]) -> str:
         noisy = scenarios.get(self.noisy)
