@@ -5,14 +5,16 @@ It decodes the body with msgspec into the same shape eventgate accepts and answe
 ``eventgate serve`` runs the service (``entrypoints/cli/serve.py``): ``uvicorn.run`` with its defaults
 (uvloop, httptools, the access logger) after ``logging.basicConfig`` at warning level, and
 ``log_config=None``. If ``eventgate serve`` changes its uvicorn settings, change them here too, or
-the ratios stop comparing like with like.
+the ratios stop comparing like with like. ``--workers N`` runs N uvicorn workers on the port, as
+``eventgate serve --workers N`` does.
 
-Run: ``.venv/bin/python bench/ceiling_app.py --port 8001``.
+Run: ``.venv/bin/python bench/ceiling_app.py --port 8001 [--workers 2]``.
 """
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -49,9 +51,18 @@ def create_app() -> Litestar:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="the bare Litestar ceiling for the benchmark")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(), host=LOOPBACK, port=arguments.port, log_config=None)
+    uvicorn.run(
+        "ceiling_app:create_app",
+        factory=True,
+        app_dir=str(Path(__file__).resolve().parent),
+        host=LOOPBACK,
+        port=arguments.port,
+        workers=arguments.workers,
+        log_config=None,
+    )
     return 0
 
 

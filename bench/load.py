@@ -154,18 +154,45 @@ class LoadRun:
     wrk_cores: float
     stand_in_cores: float
     other_load_cores: float
+    log_lines: int = 0
+    """Lines the server wrote to its output (its log file) during the run: one per request when the
+    access log is on, as it is by default."""
+    log_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+class LogCounter:
+    """Lines and bytes a server has written to its log file so far, read from where the last count ended."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def count(self) -> tuple[int, int]:
+        """(lines, bytes) written so far."""
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            while chunk := log.read(1 << 20):
+                self.lines += chunk.count(b"\n")
+                self.offset += len(chunk)
+        return self.lines, self.offset
+
+
+LOG_SETTLE_SECONDS = 0.5
+"""How long after a run the lines it caused are given to reach the log file (a log may be buffered)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """What a load run watches: the server, the Inngest stand-in and its counters."""
+    """What a load run watches: the server, its log file, the Inngest stand-in and its counters."""
 
     server_pid: int
     stand_in_pid: int
     bus: Callable[[], BusCounters]
+    log: LogCounter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,11 +268,16 @@ class Patience:
 
 def measure_run(probe: Probe, url: str, seconds: float, shape: LoadShape) -> LoadRun:
     """Load ``url`` with wrk; measure the server (CPU, RSS), the bus and the machine meanwhile."""
+    log_before = probe.log.count() if probe.log else (0, 0)
     before = Snapshot.take(probe)
     summary = run_wrk(url, seconds, shape)
     after = Snapshot.take(probe)
     processes = len(process_tree(probe.server_pid))
     run = summarise(summary, before, after, tree_memory_mib(probe.server_pid), processes)
+    if probe.log:
+        time.sleep(LOG_SETTLE_SECONDS)
+        lines, written = probe.log.count()
+        run = replace(run, log_lines=lines - log_before[0], log_bytes=written - log_before[1])
     if shape.status != 200:
         # wrk counts answers outside 2xx and 3xx; when every answer should be a refusal, the
         # unexpected ones are the others

@@ -1,16 +1,16 @@
 """``make bench``: eventgate under load on loopback, beside the bare-framework ceiling, in one run.
 
 Starts a fast Inngest event API stand-in, mints a real NextAuth v4 cookie, then for each scenario
-starts one server process on 127.0.0.1, warms it up and drives it with wrk (``POST /api``, the
-cookie, a small JSON body). Prints one table and writes ``bench/results/<UTC time>.json``.
+starts one server process (or two uvicorn workers) on 127.0.0.1, warms it up and drives it with wrk
+(``POST /api``, the cookie, a small JSON body); the drains time a standalone ``eventgate relay``
+emptying a pre-filled outbox into each bus. Prints one table and writes
+``bench/results/<UTC time>.json``.
 
-Scenarios: ``ceiling`` (a bare Litestar handler, ``bench/ceiling_app.py``), ``nextjs`` (the
-original Next.js route eventgate replaces, ``bench/nextjs/``, served by ``next start``: the baseline
-of issue 7's targets), ``outbox`` (the default delivery, run several times back to back against one
-process to watch its memory, then profiled), ``sessions`` (outbox mode again, each request from
-another of thousands of users, in turn: more sessions than the service remembers, so every cookie
-is decrypted), ``direct`` (publish to Inngest inside the request) and ``drain`` (``eventgate
-relay`` emptying a pre-filled outbox). ``bench/README.md`` explains how to read the output.
+The scenarios are ``SCENARIOS``, one entry each, in the order they run: the service as shipped
+(the JSON access log at info, its output going to a file) and quiet (``EVENTGATE_LOG_LEVEL=warning``),
+one user or 4,096 users in turn, JWT or database sessions, outbox or direct delivery, one worker or
+two, a short outbox retention to watch the file stop growing, and the drains into Inngest's stand-in,
+NATS JetStream and RabbitMQ. ``bench/README.md`` explains each and how to read the output.
 """
 
 import argparse
@@ -18,25 +18,30 @@ import datetime
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import machine
 import report
+from buses import DrainSink, private_nats, rabbitmq_queue
 from cookies import mint_cookies
+from database_sessions import seeded_database
+from disk import DiskSampler
 from load import (
     QUIET_CORES,
     STRANGER_BODY,
     BusCounters,
     LoadRun,
     LoadShape,
+    LogCounter,
     Patience,
     Probe,
     finish_wrk,
@@ -63,18 +68,12 @@ from profiling import Breakdown, breakdown, cpu_delta, parse_collapsed, record, 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SECRET = "eventgate-bench-secret-never-use-in-production"  # noqa: S105 - signs throwaway bench cookies
-SCENARIOS = (
-    "ceiling",
-    "nextjs",
-    "outbox",
-    "sessions",
-    "strangers",
-    "direct",
-    "drain",
-)  # the order they run in
 BENCH_USER = {"name": "Bench User", "email": "bench@example.com"}  # the session's user, as NextAuth shows it
 INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
 UNREACHABLE_RATE = "1000000000/1"
+QUIET = {"EVENTGATE_LOG_LEVEL": "warning"}
+"""The quiet variant: no access log (the shipped default is ``info``, one JSON line per request)."""
+DISK_SAMPLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +93,16 @@ class Settings:
     drain_events: int = 200_000
     drain_timeout: float = 60.0
     sessions: int = 4096
+    # The service purges delivered events once a minute. With a 1 s retention, the first purge after
+    # a minute of load frees nearly all the file holds, and it stops growing: 100 s show the plateau
+    # (with 10 s, the second minute still grows the file by 10 s of events, the third would be flat).
+    retention: float = 1.0
+    plateau_seconds: float = 100.0
     py_spy: Path | None = None
     patience: float = 60.0
     noisy_retries: int = 2
     ref: str | None = None
-    scenarios: tuple[str, ...] = SCENARIOS
+    scenarios: tuple[str, ...] = ()
     service_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -147,12 +151,13 @@ class ScenarioResult:
 
 @dataclass(frozen=True, slots=True)
 class DrainResult:
-    """``eventgate relay`` emptying a pre-filled outbox into the stand-in."""
+    """``eventgate relay`` emptying a pre-filled outbox into a bus."""
 
+    backend: str
     events: int
     prefill_seconds: float
     delivered: int
-    bus_requests: int
+    bus_requests: int | None
     seconds: float
     events_per_second: float
     relay_cpu_us_per_event: float
@@ -200,6 +205,7 @@ class Bench:
         self.code_env = code_env
         self.stand_in = stand_in
         self.shape = LoadShape(settings.connections, settings.threads, cookie=self.mint_cookie())
+        self._prefill_seconds: float | None = None
 
     # --- processes -------------------------------------------------------------------------------
 
@@ -227,7 +233,6 @@ class Bench:
             INNGEST_EVENT_API_BASE_URL=self.stand_in.url,
             INNGEST_EVENT_KEY="bench",
             EVENTGATE_HOST=LOOPBACK,
-            EVENTGATE_LOG_LEVEL="warning",
             EVENTGATE_SHUTDOWN_GRACE="2",
             # One user sends every request: the limiter runs, but with limits no run can reach.
             EVENTGATE_RATE_LIMIT=UNREACHABLE_RATE,
@@ -259,10 +264,17 @@ class Bench:
             raise BenchError(f"POST /api answered {answer.status}: {answer.body[:500]!r}")
         return True
 
-    def eventgate_serve(self, delivery: str, name: str | None = None) -> tuple[list[str], dict[str, str]]:
-        outbox = self.workdir / f"{name or delivery}-outbox" / "outbox.sqlite3"
-        env = self.env(EVENTGATE_DELIVERY=delivery, EVENTGATE_OUTBOX_PATH=str(outbox))
-        return [self.settings.eventgate, "serve", "--port", str(free_port())], env
+    def outbox_path(self, name: str) -> Path:
+        return self.workdir / f"{name}-outbox" / "outbox.sqlite3"
+
+    def eventgate_serve(
+        self, name: str, delivery: str = "outbox", workers: int = 1, **overrides: str
+    ) -> tuple[list[str], dict[str, str]]:
+        env = self.env(
+            EVENTGATE_DELIVERY=delivery, EVENTGATE_OUTBOX_PATH=str(self.outbox_path(name)), **overrides
+        )
+        command = [self.settings.eventgate, "serve", "--workers", str(workers), "--port", str(free_port())]
+        return command, env
 
     # --- load ------------------------------------------------------------------------------------
 
@@ -283,12 +295,15 @@ class Bench:
             return f"no answer ({error})"
         return f"HTTP {answer.status} {answer.body[:300]!r}"
 
-    def measure(self, running: Started, url: str, label: str) -> LoadRun:
+    def probe(self, running: Started, log: LogCounter) -> Probe:
+        return Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters, log)
+
+    def measure(self, running: Started, url: str, label: str, log: LogCounter) -> LoadRun:
         """One run, measured again (at most ``noisy_retries`` times) when other work disturbed it.
 
         Of the attempts, the fastest is kept: other work only ever slows a run down.
         """
-        probe = Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters)
+        probe = self.probe(running, log)
         attempts: list[LoadRun] = []
         for attempt in range(1 + self.settings.noisy_retries):
             started = time.monotonic()
@@ -329,48 +344,112 @@ class Bench:
 
     # --- scenarios -------------------------------------------------------------------------------
 
-    def ceiling(self) -> ScenarioResult:
-        command = [self.settings.python, str(BENCH_DIR / "ceiling_app.py"), "--port", str(free_port())]
-        with self.server("ceiling", command, self.env()) as running:
-            return self._serve_scenario("ceiling", running, command, runs=1)
+    def ceiling(self, name: str, workers: int = 1) -> ScenarioResult:
+        port = str(free_port())
+        command = [
+            self.settings.python,
+            str(BENCH_DIR / "ceiling_app.py"),
+            "--workers",
+            str(workers),
+            "--port",
+            port,
+        ]
+        with self.server(name, command, self.env()) as running:
+            return self._serve_scenario(name, running, command, runs=1)
 
-    def served(self, delivery: str, runs: int) -> ScenarioResult:
-        command, env = self.eventgate_serve(delivery)
-        with self.server(delivery, command, env) as running:
-            result = self._serve_scenario(delivery, running, command, runs=runs)
-            result.profile = self.profile(running, api_url(command), delivery)
+    def served(
+        self,
+        name: str,
+        delivery: str = "outbox",
+        *,
+        runs: int = 1,
+        workers: int = 1,
+        disk: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> ScenarioResult:
+        """``eventgate serve`` with the service's defaults, but for ``delivery``, ``workers`` and ``env``;
+        with ``disk``, the outbox's files are sampled over the measured runs."""
+        command, full_env = self.eventgate_serve(name, delivery, workers, **(env or {}))
+        with self.server(name, command, full_env) as running:
+            outbox = self.outbox_path(name) if disk else None
+            result = self._serve_scenario(name, running, command, runs=runs, outbox=outbox)
+            result.profile = self.profile(running, api_url(command), name)
             result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
             return result
 
-    def sessions(self) -> ScenarioResult:
-        """Outbox mode with each request from the next of ``settings.sessions`` users: more sessions
-        than the service remembers, so every request decrypts its cookie, the memo's worst case."""
-        count = self.settings.sessions
+    def session_cookies(self) -> Path:
+        """A file of ``settings.sessions`` users' JWT cookies, one per line, minted once per bench."""
         cookies = self.workdir / "sessions.txt"
-        print(f"sessions: minting {count:,} session cookies", flush=True)
-        cookies.write_text("".join(f"{cookie}\n" for cookie in mint_cookies(SECRET, count)))
+        if not cookies.exists():
+            print(f"sessions: minting {self.settings.sessions:,} session cookies", flush=True)
+            cookies.write_text(
+                "".join(f"{cookie}\n" for cookie in mint_cookies(SECRET, self.settings.sessions))
+            )
+        return cookies
+
+    @contextmanager
+    def shaped(self, **changes: Any) -> Iterator[None]:
+        """wrk sends something else than one user's small POST for the block (other cookies, a body)."""
         single = self.shape
-        self.shape = replace(single, cookies=cookies)
+        self.shape = replace(single, **changes)
         try:
-            command, env = self.eventgate_serve("outbox", name="sessions")
-            with self.server("sessions", command, env) as running:
-                result = self._serve_scenario("sessions", running, command, runs=1)
-                result.notes["sessions"] = count
-                return result
+            yield
         finally:
             self.shape = single
 
-    def strangers(self) -> ScenarioResult:
+    def sessions(self, name: str, env: Mapping[str, str] | None = None) -> ScenarioResult:
+        """Outbox mode with each request from the next of ``settings.sessions`` users: more sessions
+        than the service remembers, so every request decrypts its cookie, the memo's worst case."""
+        with self.shaped(cookies=self.session_cookies()):
+            result = self.served(name, env=env)
+            result.notes["sessions"] = self.settings.sessions
+            return result
+
+    def database_sessions(self, name: str, dialect: str, *, cache: bool) -> ScenarioResult:
+        """Outbox mode with the sessions in a throwaway database (issue 21), ``settings.sessions``
+        users in turn; the session cache on (the default) or off."""
+        print(f"{name}: a throwaway {dialect} database with {self.settings.sessions:,} sessions", flush=True)
+        with seeded_database(dialect, self.settings.sessions) as seeded:
+            cookies = self.workdir / f"{name}-cookies.txt"
+            cookies.write_text("".join(f"{cookie}\n" for cookie in seeded.cookies))
+            env = dict(seeded.environment)
+            if not cache:
+                env["EVENTGATE_NEXTAUTH_SESSION_CACHE"] = "0"
+            with self.shaped(cookie=seeded.cookies[0], cookies=cookies):
+                result = self.served(name, env=env)
+        result.notes["sessions"] = self.settings.sessions
+        result.notes["database"] = dialect
+        return result
+
+    def strangers(self, name: str) -> ScenarioResult:
         """Outbox mode, every request without a session and with a large body of nested arrays: each
         is answered 401 from its headers, the body never read; what a refused request costs."""
-        single = self.shape
-        self.shape = replace(single, cookie="", body=STRANGER_BODY, status=401)
-        try:
-            command, env = self.eventgate_serve("outbox", name="strangers")
-            with self.server("strangers", command, env) as running:
-                return self._serve_scenario("strangers", running, command, runs=1)
-        finally:
-            self.shape = single
+        with self.shaped(cookie="", body=STRANGER_BODY, status=401):
+            return self.served(name)
+
+    def retention(self, name: str) -> ScenarioResult:
+        """Outbox mode with a short ``EVENTGATE_OUTBOX_RETENTION``, loaded for ``plateau_seconds``
+        while the outbox's files are sampled: once purges free pages, the files stop growing."""
+        seconds = self.settings.retention
+        command, env = self.eventgate_serve(name, EVENTGATE_OUTBOX_RETENTION=f"{seconds:g}")
+        with self.server(name, command, env) as running:
+            url = api_url(command)
+            idle = round(tree_memory_mib(running.pid), 1)
+            log = LogCounter(running.log)
+            print(
+                f"{name}: pid {running.pid}; warming up, then {self.settings.plateau_seconds:.0f} s of load"
+            )
+            self.warm_up(url, self.settings.warmup)
+            sampler = DiskSampler(
+                self.outbox_path(name), lambda: self.stand_in.counters().events, DISK_SAMPLE_SECONDS
+            )
+            with sampler:
+                run = measure_run(self.probe(running, log), url, self.settings.plateau_seconds, self.shape)
+            print(report.run_line(name, run.to_json()), flush=True)
+        result = ScenarioResult(name=name, rss_idle_mib=idle, runs=[run])
+        result.notes["retention_seconds"] = seconds
+        result.notes["disk"] = sampler.samples
+        return result
 
     def nextjs(self) -> ScenarioResult:
         """The original route: ``next start`` of ``bench/nextjs/`` (``prepare`` built it), measured alike."""
@@ -432,28 +511,62 @@ class Bench:
         return after.bytes - before.bytes
 
     def _serve_scenario(
-        self, name: str, running: Started, command: Sequence[str], runs: int, warmup: float | None = None
+        self,
+        name: str,
+        running: Started,
+        command: Sequence[str],
+        runs: int,
+        *,
+        warmup: float | None = None,
+        outbox: Path | None = None,
     ) -> ScenarioResult:
         url = api_url(command)
         idle = round(tree_memory_mib(running.pid), 1)
         warmup = self.settings.warmup if warmup is None else warmup
         print(f"{name}: pid {running.pid}, idle RSS {idle} MiB; warming up {warmup:.0f} s", flush=True)
         self.warm_up(url, warmup)
-        measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}") for n in range(runs)]
-        return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured)
+        log = LogCounter(running.log)
+        if outbox is None:
+            measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}", log) for n in range(runs)]
+            return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured)
+        with DiskSampler(outbox, lambda: self.stand_in.counters().events, DISK_SAMPLE_SECONDS) as sampler:
+            measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}", log) for n in range(runs)]
+        return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured, notes={"disk": sampler.samples})
 
-    def drain(self) -> DrainResult:
+    @contextmanager
+    def inngest_stand_in(self) -> Iterator[DrainSink]:
+        """The stand-in every server already delivers to, as a drain's bus."""
+        yield DrainSink(
+            "inngest", {}, lambda: self.stand_in.counters().events, lambda: self.stand_in.counters().requests
+        )
+
+    def drain(self, name: str, bus: Callable[[], AbstractContextManager[DrainSink]]) -> DrainResult:
+        """A standalone ``eventgate relay`` emptying a copy of the pre-filled outbox into ``bus``."""
         events = self.settings.drain_events
-        path = self.workdir / "drain-outbox" / "outbox.sqlite3"
-        print(f"drain: pre-filling an outbox with {events:,} events", flush=True)
-        prefill_seconds = self._prefill(path, events)
-        env = self.env(EVENTGATE_OUTBOX_PATH=str(path))
-        with started([self.settings.eventgate, "relay"], env, self.workdir / "relay.log") as relay:
-            result = self._watch_drain(relay, events)
-            pending = self._pending(env, relay) if result.complete else None
+        prefilled, prefill_seconds = self.prefilled()
+        path = self.outbox_path(name)
+        shutil.copytree(prefilled.parent, path.parent)
+        try:
+            with bus() as sink:
+                env = self.env(EVENTGATE_OUTBOX_PATH=str(path), **sink.env)
+                print(f"{name}: eventgate relay into {sink.backend}", flush=True)
+                with started([self.settings.eventgate, "relay"], env, self.workdir / f"{name}.log") as relay:
+                    result = self._watch_drain(relay, events, sink)
+                    pending = self._pending(env, relay) if result.complete else None
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
         result = replace(result, prefill_seconds=round(prefill_seconds, 1), pending_after=pending)
         print(report.drain_line(result.to_json()), flush=True)
         return result
+
+    def prefilled(self) -> tuple[Path, float]:
+        """The outbox every drain starts from a copy of, filled once per bench, and how long it took."""
+        path = self.outbox_path("prefilled")
+        if self._prefill_seconds is None:
+            events = self.settings.drain_events
+            print(f"drain: pre-filling an outbox with {events:,} events", flush=True)
+            self._prefill_seconds = self._prefill(path, events)
+        return path, self._prefill_seconds
 
     def _prefill(self, path: Path, events: int) -> float:
         command = [self.settings.python, str(BENCH_DIR / "prefill.py"), str(path), "--events", str(events)]
@@ -465,29 +578,31 @@ class Bench:
         seconds: float = json.loads(completed.stdout)["seconds"]
         return seconds
 
-    def _watch_drain(self, relay: Started, events: int) -> DrainResult:
-        """Poll the stand-in until it has all ``events`` (or the timeout); time from the first arrival."""
-        base = self.stand_in.counters()
+    def _watch_drain(self, relay: Started, events: int, sink: DrainSink) -> DrainResult:
+        """Poll the bus until it has all ``events`` (or the timeout); time from the first arrival."""
+        base, base_requests = sink.delivered(), sink.requests() if sink.requests else None
         deadline = time.monotonic() + self.settings.drain_timeout
         first_at: float | None = None
         cpu_at_first = 0.0
-        now = self.stand_in.counters()
-        while time.monotonic() < deadline and now.events - base.events < events:
+        now = base
+        while time.monotonic() < deadline and now - base < events:
             if relay.process.poll() is not None:
                 raise BenchError(f"eventgate relay exited:\n{relay.log_tail()}")
             time.sleep(0.05)
-            now = self.stand_in.counters()
-            if first_at is None and now.events > base.events:
+            now = sink.delivered()
+            if first_at is None and now > base:
                 first_at, cpu_at_first = time.monotonic(), cpu_seconds(relay.pid)
         finished = time.monotonic()
-        delivered = now.events - base.events
+        delivered = now - base
         seconds = finished - (first_at or finished)
         cpu = cpu_seconds(relay.pid) - cpu_at_first
+        requests = sink.requests() - base_requests if sink.requests and base_requests is not None else None
         return DrainResult(
+            backend=sink.backend,
             events=events,
             prefill_seconds=0.0,
             delivered=delivered,
-            bus_requests=now.requests - base.requests,
+            bus_requests=requests,
             seconds=round(seconds, 2),
             events_per_second=round(delivered / seconds, 1) if seconds > 0 else 0.0,
             relay_cpu_us_per_event=round(cpu / delivered * 1e6, 1) if delivered else 0.0,
@@ -600,6 +715,7 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
             "service_env": dict(settings.service_env),
         },
         "scenarios": results,
+        "verdicts": report.verdicts(results),
     }
 
 
@@ -621,22 +737,89 @@ def prepare_nextjs(workdir: Path) -> tuple[dict[str, Any], dict[str, Any] | None
     return prepared.to_json(), None
 
 
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A row of the table: its label, how the bench runs it, the ceiling it is a share of, and
+    whether ``make bench`` runs it when ``--scenarios`` does not say."""
+
+    label: str
+    run: Callable[[Bench, str], ScenarioResult | DrainResult]
+    ceiling: str = "ceiling"
+    default: bool = True
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "ceiling": Scenario("ceiling: bare Litestar", lambda bench, name: bench.ceiling(name)),
+    "ceiling-2-workers": Scenario(
+        "ceiling, 2 uvicorn workers",
+        lambda bench, name: bench.ceiling(name, workers=2),
+        ceiling="ceiling-2-workers",
+    ),
+    "nextjs": Scenario("Next.js route (original)", lambda bench, _: bench.nextjs()),
+    "outbox": Scenario(
+        "outbox, defaults (median run)",
+        lambda bench, name: bench.served(name, runs=bench.settings.leak_runs, disk=True),
+    ),
+    "outbox-quiet": Scenario("outbox, log level warning", lambda bench, name: bench.served(name, env=QUIET)),
+    "sessions": Scenario("outbox, 4,096 users in turn, defaults", Bench.sessions),
+    "sessions-quiet": Scenario(
+        "outbox, 4,096 users in turn, log warning",
+        lambda bench, name: bench.sessions(name, env=QUIET),
+        default=False,
+    ),
+    "strangers": Scenario("outbox, anonymous 120 kB bodies (401)", Bench.strangers),
+    "direct": Scenario("direct, defaults", lambda bench, name: bench.served(name, "direct")),
+    "direct-quiet": Scenario(
+        "direct, log level warning", lambda bench, name: bench.served(name, "direct", env=QUIET)
+    ),
+    "outbox-2-workers": Scenario(
+        "outbox, defaults, serve --workers 2",
+        lambda bench, name: bench.served(name, workers=2),
+        ceiling="ceiling-2-workers",
+    ),
+    "database-sessions": Scenario(
+        "database sessions, PostgreSQL, cache on",
+        lambda bench, name: bench.database_sessions(name, "postgresql", cache=True),
+    ),
+    "database-sessions-nocache": Scenario(
+        "database sessions, PostgreSQL, cache off",
+        lambda bench, name: bench.database_sessions(name, "postgresql", cache=False),
+    ),
+    "database-sessions-mariadb": Scenario(
+        "database sessions, MariaDB, cache on",
+        lambda bench, name: bench.database_sessions(name, "mysql", cache=True),
+        default=False,
+    ),
+    "database-sessions-mariadb-nocache": Scenario(
+        "database sessions, MariaDB, cache off",
+        lambda bench, name: bench.database_sessions(name, "mysql", cache=False),
+        default=False,
+    ),
+    "outbox-retention": Scenario("outbox, defaults, short retention", Bench.retention),
+    "drain": Scenario(
+        "relay drain into the Inngest stand-in", lambda bench, name: bench.drain(name, bench.inngest_stand_in)
+    ),
+    "drain-nats": Scenario(
+        "relay drain into NATS JetStream",
+        lambda bench, name: bench.drain(name, lambda: private_nats(bench.workdir)),
+    ),
+    "drain-rabbitmq": Scenario(
+        "relay drain into RabbitMQ", lambda bench, name: bench.drain(name, rabbitmq_queue)
+    ),
+}
+"""Every scenario, in the order they run (each ceiling before the rows compared with it)."""
+DEFAULT_SCENARIOS = tuple(name for name, scenario in SCENARIOS.items() if scenario.default)
+
+
 def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
-    if name == "nextjs":
-        try:
-            return bench.nextjs().to_json()
-        except BenchError as error:  # the baseline failing leaves the other scenarios worth running
-            print(f"nextjs: NOT MEASURED: {error}", file=sys.stderr, flush=True)
-            return {"error": str(error)}
-    scenarios: dict[str, Callable[[], ScenarioResult | DrainResult]] = {
-        "ceiling": bench.ceiling,
-        "outbox": lambda: bench.served("outbox", runs=bench.settings.leak_runs),
-        "sessions": bench.sessions,
-        "strangers": bench.strangers,
-        "direct": lambda: bench.served("direct", runs=1),
-        "drain": bench.drain,
-    }
-    return scenarios[name]().to_json()
+    """One scenario's result as JSON; a scenario that fails is a row saying why, and the bench goes on."""
+    scenario = SCENARIOS[name]
+    described = {"label": scenario.label, "ceiling": scenario.ceiling}
+    try:
+        return {**described, **scenario.run(bench, name).to_json()}
+    except Exception as error:  # any failure: the other scenarios' figures are worth keeping
+        print(f"{name}: NOT MEASURED: {error}", file=sys.stderr, flush=True)
+        return {**described, "error": f"{type(error).__name__}: {error}"}
 
 
 def parse_arguments(argv: Sequence[str] | None) -> Settings:
@@ -665,7 +848,20 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         help="users of the sessions scenario (more than the memo's 1,024)",
     )
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}"
+        "--retention", type=float, default=1.0, help="EVENTGATE_OUTBOX_RETENTION of outbox-retention"
+    )
+    parser.add_argument(
+        "--plateau-seconds",
+        type=float,
+        default=100.0,
+        help="load of outbox-retention (purges run once a minute)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"comma-separated, of {', '.join(SCENARIOS)}; 'all' for every one (default: those but "
+        + ", ".join(name for name in SCENARIOS if name not in DEFAULT_SCENARIOS)
+        + ")",
     )
     parser.add_argument(
         "--ref", help="measure this git commit (e.g. HEAD) instead of the work tree with its edits"
@@ -687,7 +883,9 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         help="extra environment for the servers, repeatable (e.g. EVENTGATE_RELAY_BATCH_SIZE=5000)",
     )
     arguments = parser.parse_args(argv)
-    asked = {name for name in arguments.scenarios.split(",") if name}
+    asked = (
+        set(SCENARIOS) if arguments.scenarios == "all" else set(filter(None, arguments.scenarios.split(",")))
+    )
     if arguments.sessions < 1:
         parser.error("--sessions must be at least 1")
     unknown = asked - set(SCENARIOS)
@@ -708,6 +906,8 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         drain_events=arguments.drain_events,
         drain_timeout=arguments.drain_timeout,
         sessions=arguments.sessions,
+        retention=arguments.retention,
+        plateau_seconds=arguments.plateau_seconds,
         py_spy=arguments.py_spy,
         patience=arguments.patience,
         noisy_retries=arguments.noisy_retries,

@@ -1,0 +1,149 @@
+"""``bench/report.py``: README's Performance section is made from the results it names, and the
+issues' targets are judged as they say."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_report() -> ModuleType:
+    """``bench/report.py`` is a script beside the bench's other scripts, not a package module."""
+    spec = importlib.util.spec_from_file_location("bench_report", REPO / "bench" / "report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+report = load_report()
+
+
+def readme_performance_section() -> str:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index(report.README_HEADING + "\n")
+    return readme[start : readme.index("\n## ", start)]
+
+
+def server(rps: float, cpu_us: float = 100.0, p99_ms: float = 5.0, **extra: Any) -> dict[str, Any]:
+    run = {
+        "requests": int(rps * 20),
+        "requests_per_second": rps,
+        "p50_ms": 2.0,
+        "p99_ms": p99_ms,
+        "cpu_us_per_request": cpu_us,
+        "rss_mib_after": 90.0,
+        "bus_events": int(rps * 20),
+        "bus_requests": 100,
+        "bus_events_per_second": rps,
+        "non_2xx": 0,
+        "socket_errors": 0,
+        "other_load_cores": 0.0,
+        "wrk_cores": 0.1,
+        "log_lines": int(rps * 20),
+    }
+    return {"rss_idle_mib": 80.0, "median_run": run, "runs": [run], **extra}
+
+
+def drain(events_per_second: float, delivered: int = 1000) -> dict[str, Any]:
+    return {
+        "events": 1000,
+        "delivered": delivered,
+        "events_per_second": events_per_second,
+        "relay_cpu_us_per_event": 10.0,
+        "relay_rss_mib": 80.0,
+        "complete": delivered >= 1000,
+    }
+
+
+def disk(*totals: int) -> list[dict[str, Any]]:
+    return [
+        {"seconds": 2.0 * n, "db": total, "wal": 0, "shm": 0, "delivered": 1000 * n}
+        for n, total in enumerate(totals)
+    ]
+
+
+def test_readme_performance_section_is_what_the_report_makes_of_the_results_it_names() -> None:
+    section = readme_performance_section()
+    named = re.search(r"`(bench/results/[0-9TZ]+\.json)`", section)
+    assert named is not None, "README's Performance section names no results file"
+    document = json.loads((REPO / named.group(1)).read_text())
+    assert section == report.readme_section(document, named.group(1))
+
+
+@pytest.mark.parametrize(
+    ("rps", "p99_ms", "verdict"),
+    [(7_000, 9.9, "PASS"), (6_999, 9.9, "FAIL"), (9_000, 10.1, "FAIL")],
+)
+def test_outbox_passes_at_seven_tenths_of_the_ceiling_with_p99_within_ten_ms(
+    rps: float, p99_ms: float, verdict: str
+) -> None:
+    scenarios = {"ceiling": server(10_000), "outbox": server(rps, p99_ms=p99_ms)}
+    assert report.verdicts(scenarios)["outbox"]["verdict"] == verdict
+
+
+def test_a_row_is_a_share_of_the_ceiling_it_names() -> None:
+    scenarios = {
+        "ceiling": server(10_000),
+        "ceiling-2-workers": server(20_000, ceiling="ceiling-2-workers"),
+        "outbox-2-workers": server(12_000, ceiling="ceiling-2-workers"),
+    }
+    section = report.readme_section({"scenarios": scenarios, **minimal_document()}, "results.json")
+    assert section.count("| 0.60 |") == 1
+
+
+def test_the_access_log_costs_the_difference_in_cpu_between_the_logging_row_and_the_quiet_one() -> None:
+    ceiling = server(10_000)
+    cheap = {
+        "ceiling": ceiling,
+        "outbox": server(7_000, cpu_us=140.0),
+        "outbox-quiet": server(7_100, cpu_us=131.0),
+    }
+    dear = {
+        "ceiling": ceiling,
+        "outbox": server(5_000, cpu_us=176.0),
+        "outbox-quiet": server(7_100, cpu_us=137.0),
+    }
+    assert report.verdicts(cheap)["outbox-quiet"]["verdict"] == "PASS"
+    assert report.verdicts(dear)["outbox-quiet"]["verdict"] == "FAIL"
+
+
+def test_a_drain_that_left_events_behind_is_incomplete_however_fast() -> None:
+    scenarios = {"drain-nats": drain(90_000, delivered=999), "drain-rabbitmq": drain(20_000)}
+    judged = report.verdicts(scenarios)
+    assert judged["drain-nats"]["verdict"] == "INCOMPLETE"
+    assert judged["drain-rabbitmq"]["verdict"] == "PASS"
+
+
+def test_a_row_with_error_answers_is_not_judged_on_its_speed() -> None:
+    outbox = server(9_000)
+    outbox["median_run"]["non_2xx"] = 3
+    assert report.verdicts({"ceiling": server(10_000), "outbox": outbox})["outbox"]["verdict"] == "ERRORS"
+
+
+def test_the_outbox_file_plateaus_when_it_grows_less_than_a_twentieth_over_the_last_third() -> None:
+    flat = server(5_000, disk=disk(10, 40, 70, 100, 100, 100, 100, 102, 104), retention_seconds=10.0)
+    growing = server(5_000, disk=disk(10, 20, 30, 40, 50, 60, 70, 80, 90), retention_seconds=10.0)
+    assert report.verdicts({"outbox-retention": flat})["outbox-retention"]["verdict"] == "PASS"
+    assert report.verdicts({"outbox-retention": growing})["outbox-retention"]["verdict"] == "FAIL"
+
+
+def test_bytes_per_event_are_the_growth_of_the_files_over_the_events_delivered_meanwhile() -> None:
+    assert report.bytes_per_event(disk(1_000, 341_000, 681_000)) == 340.0
+
+
+def minimal_document() -> dict[str, Any]:
+    machine = {"nproc": 2, "cpu_model": "CPU", "memory_total_mib": 2048, "kernel": "6", "python": "3.11"}
+    return {
+        "started_at": "20261206T030000Z",
+        "elapsed_seconds": 600.0,
+        "machine": machine,
+        "settings": {"connections": 32, "seconds": 20},
+    }
