@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+import pytest
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.sqlite_outbox.store import SqliteOutboxStore
+from domain.errors import IdempotencyKeyReused
 from domain.event import UserEvent
 
 T = TypeVar("T")
@@ -70,6 +72,25 @@ class OutboxModel(RuleBasedStateMachine):
             )
         assert self.run(self.outbox.append(events)) == [event.id for event in events]
         self.acknowledged.update((event.id, event) for event in events)
+
+    @precondition(lambda self: bool(self.acknowledged))
+    @rule(data=st.data(), same_request=st.booleans())
+    def send_again(self, data: st.DataObject, same_request: bool) -> None:
+        """An acknowledged id comes back beside a new event, in whatever state its event is: the same
+        request is a retry (the new event alone is stored), another one refuses the whole call."""
+        event_id = data.draw(st.sampled_from(sorted(self.acknowledged)))
+        original = self.acknowledged[event_id]
+        payload = original.data["payload"] if same_request else [original.data["payload"]]
+        again = UserEvent(name=original.name, data={"payload": payload}, id=event_id, ts=original.ts + 1)
+        self.counter += 1
+        fresh = UserEvent(name="app/e", data={"payload": ""}, id=f"e{self.counter}", ts=self.counter)
+        if same_request:
+            assert self.run(self.outbox.append([fresh, again])) == [fresh.id, event_id]
+            self.acknowledged[fresh.id] = fresh
+        else:
+            with pytest.raises(IdempotencyKeyReused) as raised:
+                self.run(self.outbox.append([fresh, again]))
+            assert raised.value.event_ids == (event_id,)
 
     @rule(owner=OWNERS, limit=st.integers(min_value=1, max_value=6))
     def claim(self, owner: str, limit: int) -> None:
@@ -127,6 +148,16 @@ class OutboxModel(RuleBasedStateMachine):
         reader.close()
         assert rows.keys() == self.acknowledged.keys()
         assert all(rows[event_id] == "delivered" for event_id in self.received)
+
+    @invariant()
+    def the_totals_count_the_undelivered_events_and_their_bytes(self) -> None:
+        with sqlite3.connect(self.path) as reader:
+            totals = reader.execute("SELECT events, bytes FROM outbox_totals").fetchone()
+            counted = reader.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE state != 'delivered'"
+            ).fetchone()
+        reader.close()
+        assert totals == counted
 
 
 OutboxModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
