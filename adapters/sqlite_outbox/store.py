@@ -250,22 +250,31 @@ class SqliteOutboxStore:
             await self._writes.call(release)
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
-        """Delivered is delivered, whoever holds the lease now: the bus has the event."""
+        """Delivered is delivered, whoever holds the lease now: the bus has the event.
+
+        Its row is moved rather than updated: deleted, and written again at the end of the table
+        without its body. A row shrunk in place would leave its page two-thirds empty for the whole
+        retention (SQLite merges pages only below a third full), so the disk would keep what the
+        body took; rows deleted in the order they were claimed empty whole pages, which new rows reuse.
+        """
 
         def mark(connection: sqlite3.Connection) -> None:
             now = self._clock_ms()
             with _write_transaction(connection):
-                # Nothing reads a delivered event's last error; its body only when asked to keep it.
-                sizes = connection.execute(
-                    "UPDATE outbox SET state = 'delivered', finished_at = ?, lease_owner = NULL, lease_until = 0,"
-                    " body = iif(?, body, NULL), last_error = NULL, failed_at = NULL"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING size",
-                    (now, self._keep_delivered, json.dumps(list(event_ids))),
+                moved = connection.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'"
+                    " RETURNING id, request_hash, iif(?, body, NULL), size, accepted_at, attempts, not_before",
+                    (json.dumps(list(event_ids)), self._keep_delivered),
                 ).fetchall()
-                if sizes:
+                if moved:
+                    connection.executemany(
+                        "INSERT INTO outbox (id, request_hash, body, size, state, accepted_at, attempts,"
+                        " not_before, finished_at) VALUES (?, ?, ?, ?, 'delivered', ?, ?, ?, ?)",
+                        [(*row, now) for row in moved],
+                    )
                     connection.execute(
                         "UPDATE outbox_totals SET events = events - ?, bytes = bytes - ?",
-                        (len(sizes), sum(size for (size,) in sizes)),
+                        (len(moved), sum(row[3] for row in moved)),
                     )
 
         await self._writes.call(mark)

@@ -12,9 +12,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-import pytest
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.sqlite_outbox.store import SqliteOutboxStore
