@@ -12,9 +12,9 @@ import asyncio
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from adapters.event_ids import new_event_id
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
 
@@ -22,9 +22,7 @@ USER = {"id": "user-1", "name": "Ada Lovelace", "email": "ada@example.com"}
 
 
 def new_event(n: int) -> UserEvent:
-    return UserEvent(
-        name="app/user.event", data={"user": USER, "payload": "data"}, id=str(uuid.uuid4()), ts=n
-    )
+    return UserEvent(name="app/user.event", data={"user": USER, "payload": "data"}, id=new_event_id(), ts=n)
 
 
 async def one_round(path: Path, events: int, concurrency: int, per_append: int) -> tuple[float, float]:

@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import sqlite3
 import tempfile
-import uuid
 from pathlib import Path
 
+from adapters.event_ids import new_event_id
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
 
@@ -32,9 +32,7 @@ class MinuteClock:
 
 
 def new_event(n: int) -> UserEvent:
-    return UserEvent(
-        name="app/user.event", data={"user": USER, "payload": "data"}, id=str(uuid.uuid4()), ts=n
-    )
+    return UserEvent(name="app/user.event", data={"user": USER, "payload": "data"}, id=new_event_id(), ts=n)
 
 
 def file_bytes(path: Path) -> tuple[int, int]:
