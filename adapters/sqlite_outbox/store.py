@@ -252,29 +252,27 @@ class SqliteOutboxStore:
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event.
 
-        Its row is moved rather than updated: deleted, and written again at the end of the table
-        without its body. A row shrunk in place would leave its page two-thirds empty for the whole
-        retention (SQLite merges pages only below a third full), so the disk would keep what the
-        body took; rows deleted in the order they were claimed empty whole pages, which new rows reuse.
+        Its row is moved rather than updated: replaced by a copy without its body at the end of the
+        table (one statement, ``INSERT OR REPLACE``). A row shrunk in place keeps its page, which
+        SQLite merges with others only when rows are deleted from it, not when they shrink: the disk
+        would keep what the bodies took for the whole retention. Rows leaving in the order they
+        were claimed empty whole pages instead, which new rows reuse.
         """
 
         def mark(connection: sqlite3.Connection) -> None:
             now = self._clock_ms()
             with _write_transaction(connection):
-                moved = connection.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'"
-                    " RETURNING id, request_hash, iif(?, body, NULL), size, accepted_at, attempts, not_before",
-                    (json.dumps(list(event_ids)), self._keep_delivered),
+                sizes = connection.execute(
+                    "INSERT OR REPLACE INTO outbox (id, request_hash, body, size, state, accepted_at, attempts,"
+                    " not_before, finished_at) SELECT id, request_hash, iif(?, body, NULL), size, 'delivered',"
+                    " accepted_at, attempts, not_before, ? FROM outbox"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING size",
+                    (self._keep_delivered, now, json.dumps(list(event_ids))),
                 ).fetchall()
-                if moved:
-                    connection.executemany(
-                        "INSERT INTO outbox (id, request_hash, body, size, state, accepted_at, attempts,"
-                        " not_before, finished_at) VALUES (?, ?, ?, ?, 'delivered', ?, ?, ?, ?)",
-                        [(*row, now) for row in moved],
-                    )
+                if sizes:
                     connection.execute(
                         "UPDATE outbox_totals SET events = events - ?, bytes = bytes - ?",
-                        (len(moved), sum(row[3] for row in moved)),
+                        (len(sizes), sum(size for (size,) in sizes)),
                     )
 
         await self._writes.call(mark)
