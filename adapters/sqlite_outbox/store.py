@@ -18,6 +18,9 @@ the events before it in the same call:
   even its other events;
 - an id the outbox does not hold (never seen, or purged after the retention): a new event.
 
+The capacity check comes first and counts every event of the call, retries included: a full outbox
+answers ``OutboxUnavailable`` even to a call that would store nothing new.
+
 Delivered events keep no body (``keep_delivered`` keeps them): only what the idempotency check and
 ``status`` need, and dead events keep theirs, for ``revive``.
 """
