@@ -67,7 +67,8 @@ class RecordEventOperation(Operation):
                     pattern="^[ -~]+$",
                 ),
                 description="Printable ASCII chosen by the client: a retry with the same key records no "
-                "second event (the id is derived from the user and the key).",
+                "second event (the id is derived from the user and the key); the same key with another "
+                "name or data is refused with 409 (outbox mode).",
             )
         ]
 
