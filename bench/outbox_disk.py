@@ -2,8 +2,9 @@
 
 Pending: a fresh file filled with ``--events`` events like the README's, checkpointed, measured as
 page count x page size. Delivered: steady state of a simulated service, where every minute (of a
-simulated clock) ``--events`` events are appended, claimed and marked delivered, and the store's own
-purge forgets those delivered longer ago than ``--retention-minutes``; once the file stopped growing,
+simulated clock) ``--events`` events are appended, claimed and marked delivered (``--deliver-every``
+events at a time), and the store's own purge forgets those delivered longer ago than
+``--retention-minutes``; once the file stopped growing,
 its size is divided by the delivered events it keeps. Nothing is vacuumed: free pages and partly
 filled pages are counted, as a disk holds them.
 """
@@ -61,20 +62,23 @@ async def pending_bytes(path: Path, events: int) -> float:
 
 
 async def delivered_bytes(
-    path: Path, events: int, retention_minutes: int, minutes: int
+    path: Path, events: int, retention_minutes: int, minutes: int, *, deliver_every: int, keep_delivered: bool
 ) -> tuple[float, list[int]]:
     clock = MinuteClock()
     sizes: list[int] = []
     empty = 0
     for minute in range(minutes):
         clock.now_ms += 60_000
-        store = SqliteOutboxStore(path, retention_seconds=retention_minutes * 60, clock_ms=clock)
+        store = SqliteOutboxStore(
+            path, retention_seconds=retention_minutes * 60, keep_delivered=keep_delivered, clock_ms=clock
+        )
         await store.open()
         if minute == 0:
             empty, _ = file_bytes(path)
-        await append(store, events)
-        while claimed := await store.claim("relay", 1000, 60):
-            await store.mark_delivered("relay", [claim.event.id for claim in claimed])
+        for first in range(0, events, deliver_every):
+            await append(store, min(deliver_every, events - first))
+            while claimed := await store.claim("relay", 1000, 60):
+                await store.mark_delivered("relay", [claim.event.id for claim in claimed])
         await store.close()  # after the purge the first delivery of this minute started
         sizes.append(file_bytes(path)[0])
     size, rows = file_bytes(path)
@@ -86,6 +90,10 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events appended (per simulated minute)")
     parser.add_argument("--retention-minutes", type=int, default=5)
     parser.add_argument("--minutes", type=int, default=15, help="simulated minutes of steady load")
+    parser.add_argument(
+        "--deliver-every", type=int, default=100, help="events appended between two drains by the relay"
+    )
+    parser.add_argument("--keep-delivered", action="store_true", help="EVENTGATE_OUTBOX_KEEP_DELIVERED=on")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         pending = await pending_bytes(Path(folder) / "pending.sqlite3", arguments.events)
@@ -94,6 +102,8 @@ async def main() -> None:
             arguments.events,
             arguments.retention_minutes,
             arguments.minutes,
+            deliver_every=arguments.deliver_every,
+            keep_delivered=arguments.keep_delivered,
         )
     print(
         f"pending: {pending:.0f} bytes per event; delivered, kept for the retention: {delivered:.0f} bytes per event"
