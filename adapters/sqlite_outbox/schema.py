@@ -20,11 +20,13 @@ _TABLES = (
     # the table, hence more than every row still there, pending ones included, so ``ORDER BY seq``
     # stays oldest first; only the numbers of rows already deleted from the top may come back.
     # ``body`` is NULL once delivered (unless EVENTGATE_OUTBOX_KEEP_DELIVERED); ``request_hash`` is
-    # kept as long as the row, for the idempotency check (see ``store.py``).
+    # kept as long as the row, for the idempotency check (see ``store.py``). It may be NULL only in
+    # a row appended by an older eventgate still running after the upgrade: NOT NULL would make its
+    # ``INSERT OR IGNORE`` skip the row, and lose the event it acknowledged.
     """CREATE TABLE IF NOT EXISTS outbox (
         seq          INTEGER PRIMARY KEY,
         id           TEXT    NOT NULL UNIQUE,
-        request_hash BLOB    NOT NULL,
+        request_hash BLOB,
         body         BLOB,
         size         INTEGER NOT NULL,
         state        TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),

@@ -16,7 +16,9 @@ the events before it in the same call:
 - same id, another hash: the key was reused for a different request. The whole call raises
   ``IdempotencyKeyReused``, naming each such id once, in the call's order, and stores nothing, not
   even its other events;
-- an id the outbox does not hold (never seen, or purged after the retention): a new event.
+- an id the outbox does not hold (never seen, or purged after the retention): a new event;
+- an id whose row has no hash (appended by a schema-1 eventgate still running after the upgrade):
+  a retry, whatever the request, as schema 1 took it.
 
 The capacity check comes first and counts every event of the call, retries included: a full outbox
 answers ``OutboxUnavailable`` even to a call that would store nothing new.
@@ -498,7 +500,7 @@ def _insert(connection: sqlite3.Connection, rows: list[_Row]) -> tuple[int, int]
             (json.dumps([row[0] for row in rows]),),
         ).fetchall()
     )
-    reused = [event_id for event_id, request_hash, *_ in rows if stored[event_id] != request_hash]
+    reused = [event_id for event_id, request_hash, *_ in rows if stored[event_id] not in (None, request_hash)]
     if not inserted:
         return IdempotencyKeyReused(list(dict.fromkeys(reused))) if reused else (0, 0)
     (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()

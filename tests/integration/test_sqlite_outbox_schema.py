@@ -172,3 +172,30 @@ async def test_a_file_of_a_newer_schema_is_refused_and_left_alone(tmp_path: Path
         await SqliteOutboxStore(path).open()
 
     assert read(path, "PRAGMA user_version") == [(3,)]
+
+
+VERSION_1_APPEND = (
+    "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before, lease_owner,"
+    " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+"""How a version 1 eventgate appended, as it was shipped: what one still running after the upgrade does."""
+
+
+async def test_an_event_appended_by_a_version_1_process_after_the_upgrade_is_kept_and_delivered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutboxStore(path, clock_ms=ManualMillisecondClock())
+    await outbox.open()
+    try:
+        body = encode_event(event("from-version-1"))
+        with sqlite3.connect(path) as older:
+            older.execute(VERSION_1_APPEND, ("from-version-1", body, len(body), 900_000, 900_000, None, 0))
+        older.close()
+        retried = await outbox.append([event("from-version-1", "whatever")])
+        claimed = await outbox.claim("relay", 10, 30)
+    finally:
+        await outbox.close()
+
+    assert retried == ["from-version-1"]
+    assert [item.event for item in claimed] == [event("from-version-1")]
