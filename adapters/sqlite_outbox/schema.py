@@ -18,7 +18,8 @@ would otherwise keep its largest size for good."""
 _TABLES = (
     # ``seq`` is the rowid without AUTOINCREMENT: a new row gets one more than the largest rowid in
     # the table, hence more than every row still there, pending ones included, so ``ORDER BY seq``
-    # stays oldest first; only the numbers of rows already deleted from the top may come back.
+    # stays oldest first; only the numbers of rows already deleted from the top may come back. A
+    # delivered row is copied to the top, so that its old page empties (``mark_delivered``).
     # ``body`` is NULL once delivered (unless EVENTGATE_OUTBOX_KEEP_DELIVERED); ``request_hash`` is
     # kept as long as the row, for the idempotency check (see ``store.py``). It may be NULL only in
     # a row appended by an older eventgate still running after the upgrade: NOT NULL would make its
