@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from application.ports import EventBusPort, SessionCredentials, SessionPort
 from application.rate_policy import RatePolicy
-from domain.errors import EventNotAllowed, InvalidEvent, Unauthenticated
+from domain.errors import EventNotAllowed, IdempotencyKeyReused, InvalidEvent, Unauthenticated
 from domain.event import ABSENT, Absent, EventRules, JsonValue, UserEvent, check_event_name, user_event_data
 from domain.event_ids import check_idempotency_key, idempotent_event_id
 from domain.user import User
@@ -122,9 +122,14 @@ class RecordUserEvent:
         payload: JsonValue | Absent = ABSENT,
         idempotency_key: str | None = None,
     ) -> RecordedEvent:
-        """Publish the event of an admitted ``user``."""
+        """Publish the event of an admitted ``user``; ``IdempotencyKeyReused`` names the header when the
+        bus holds another request under its key."""
         event = self._event(user, name, payload, idempotency_key)
-        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish([event]))
+        try:
+            event_ids = await self._event_bus.publish([event])
+        except IdempotencyKeyReused as error:
+            raise IdempotencyKeyReused(error.event_ids, ["Idempotency-Key"]) from None
+        return RecordedEvent(user_id=user.id, event_ids=event_ids)
 
     async def record_batch(self, user: User, drafts: Sequence[EventDraft]) -> RecordedEvent:
         """Publish every event of an admitted ``user`` in one call of the bus, or none: the first event
@@ -132,7 +137,9 @@ class RecordUserEvent:
 
         Admission counted one hit of the rate limit; the batch's other events count here, all or none.
         The bus stores a batch at once (the outbox, in one transaction) or refuses it whole. Events
-        sharing an idempotency key share their id, as retries of one event do: the bus keeps one.
+        sharing an idempotency key share their id, as retries of one event do: the bus keeps one, or,
+        when their requests differ, refuses the batch with ``IdempotencyKeyReused``, whose ``fields``
+        name every event whose id it names (``events[3].idempotencyKey``).
         """
         if not 1 <= len(drafts) <= self._max_batch_events:
             raise InvalidEvent("events", f"must hold 1 to {self._max_batch_events} events, got {len(drafts)}")
@@ -145,7 +152,16 @@ class RecordUserEvent:
             except (InvalidEvent, EventNotAllowed) as error:
                 raise error.inside(f"events[{index}]") from None
             events.append(event)
-        return RecordedEvent(user_id=user.id, event_ids=await self._event_bus.publish(events))
+        try:
+            event_ids = await self._event_bus.publish(events)
+        except IdempotencyKeyReused as error:
+            fields = [
+                f"events[{index}].idempotencyKey"
+                for index, event in enumerate(events)
+                if event.id in error.event_ids
+            ]
+            raise IdempotencyKeyReused(error.event_ids, fields) from None
+        return RecordedEvent(user_id=user.id, event_ids=event_ids)
 
     def _event(
         self,

@@ -128,9 +128,11 @@ class IdempotencyKeyReused(DomainError):
     """An idempotency key came back with a different request (another name or payload).
 
     A retry must repeat its request exactly; a new request needs a new key. Nothing of the request is
-    stored. ``event_ids`` names the stored events whose keys were reused.
+    stored. ``event_ids`` names the stored events whose keys were reused; ``fields``, when known, the
+    parts of the request that carried those keys (``Idempotency-Key``, ``events[3].idempotencyKey``).
     """
 
-    def __init__(self, event_ids: Sequence[str]) -> None:
+    def __init__(self, event_ids: Sequence[str], fields: Sequence[str] = ()) -> None:
         super().__init__("the idempotency key was already used for a different request")
         self.event_ids = tuple(event_ids)
+        self.fields = tuple(fields)

@@ -9,7 +9,8 @@ from domain.event import UserEvent
 class OutboxPublisher:
     """An ``EventBusPort`` whose publish succeeds once the events are committed to the outbox.
 
-    The relay delivers them to the real bus later; an id already in the outbox is not stored again.
+    The relay delivers them to the real bus later; an id already in the outbox is not stored again,
+    and one that comes back with another request raises ``IdempotencyKeyReused``.
     """
 
     def __init__(self, store: SqliteOutboxStore) -> None:

@@ -1,71 +1,88 @@
-"""The outbox's tables, and the pragmas that make it durable and shareable between processes."""
+"""The outbox's tables, how an older file is brought up to them, and the pragmas that make it durable
+and shareable between processes."""
 
 import sqlite3
 from typing import Literal
 
+from adapters.event_json import decode_event, request_fingerprint
+
 SyncMode = Literal["normal", "full"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 JOURNAL_SIZE_LIMIT = 16 << 20
 """Bytes of write-ahead log kept once it starts over, about what it reaches between two checkpoints
 under heavy load: a burst, or a checkpoint held back by a long read, may grow the log, and SQLite
 would otherwise keep its largest size for good."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    id           TEXT    NOT NULL UNIQUE,
-    body         BLOB    NOT NULL,
-    size         INTEGER NOT NULL,
-    state        TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
-    accepted_at  INTEGER NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    not_before   INTEGER NOT NULL,
-    lease_owner  TEXT,
-    lease_until  INTEGER NOT NULL DEFAULT 0,
-    last_error   TEXT,
-    failed_at    INTEGER,
-    finished_at  INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (state, finished_at) WHERE state != 'pending';
+_TABLES = (
+    # ``seq`` is the rowid without AUTOINCREMENT: a new row gets one more than the largest rowid in
+    # the table, hence more than every row still there, pending ones included, so ``ORDER BY seq``
+    # stays oldest first; only the numbers of rows already deleted from the top may come back. A
+    # delivered row is copied to the top, so that its old page empties (``mark_delivered``).
+    # ``body`` is NULL once delivered (unless EVENTGATE_OUTBOX_KEEP_DELIVERED); ``request_hash`` is
+    # kept as long as the row, for the idempotency check (see ``store.py``). It may be NULL only in
+    # a row appended by an older eventgate still running after the upgrade: NOT NULL would make its
+    # ``INSERT OR IGNORE`` skip the row, and lose the event it acknowledged.
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT    NOT NULL UNIQUE,
+        request_hash BLOB,
+        body         BLOB,
+        size         INTEGER NOT NULL,
+        state        TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+        accepted_at  INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        not_before   INTEGER NOT NULL,
+        lease_owner  TEXT,
+        lease_until  INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        failed_at    INTEGER,
+        finished_at  INTEGER
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (state, finished_at) WHERE state != 'pending'",
+    # One row rewritten by every readiness probe: proof that the file can still be written.
+    """CREATE TABLE IF NOT EXISTS outbox_heartbeat (
+        singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+        at           INTEGER NOT NULL
+    )""",
+    "INSERT OR IGNORE INTO outbox_heartbeat VALUES (1, 0)",
+    # The undelivered events (pending and dead) and their bytes, for the capacity check; kept by the
+    # store, in the transaction of every write that changes them (see ``store.py``).
+    """CREATE TABLE IF NOT EXISTS outbox_totals (
+        singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+        events       INTEGER NOT NULL,
+        bytes        INTEGER NOT NULL
+    )""",
+    "INSERT OR IGNORE INTO outbox_totals VALUES (1, 0, 0)",
+)
 
--- One row rewritten by every readiness probe: proof that the file can still be written.
-CREATE TABLE IF NOT EXISTS outbox_heartbeat (
-    singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
-    at           INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO outbox_heartbeat VALUES (1, 0);
+_FROM_VERSION_1 = (
+    "DROP TRIGGER outbox_totals_insert",
+    "DROP TRIGGER outbox_totals_update",
+    "DROP TRIGGER outbox_totals_delete",
+    "DROP INDEX outbox_pending",
+    "DROP INDEX outbox_finished",
+    "ALTER TABLE outbox RENAME TO outbox_version_1",
+    *_TABLES,
+    "INSERT INTO outbox (seq, id, request_hash, body, size, state, accepted_at, attempts, not_before,"
+    " lease_owner, lease_until, last_error, failed_at, finished_at)"
+    " SELECT seq, id, eventgate_request_hash(body), body, size, state, accepted_at, attempts, not_before,"
+    " lease_owner, lease_until, last_error, failed_at, finished_at FROM outbox_version_1 ORDER BY seq",
+    "DROP TABLE outbox_version_1",
+    "UPDATE outbox_totals SET (events, bytes) ="
+    " (SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE state != 'delivered')",
+)
+"""Version 1 had AUTOINCREMENT, triggers keeping the totals, every body for good, and no request hash:
+each row is copied, with the hash of the request its body holds, and the totals are counted anew."""
 
--- Undelivered totals kept by triggers, so the capacity check of every write is one row read,
--- and stays right when several processes share the file.
-CREATE TABLE IF NOT EXISTS outbox_totals (
-    singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
-    events       INTEGER NOT NULL,
-    bytes        INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO outbox_totals VALUES (1, 0, 0);
-
-CREATE TRIGGER IF NOT EXISTS outbox_totals_insert AFTER INSERT ON outbox
-WHEN NEW.state != 'delivered' BEGIN
-    UPDATE outbox_totals SET events = events + 1, bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS outbox_totals_update AFTER UPDATE OF state ON outbox
-WHEN (OLD.state = 'delivered') != (NEW.state = 'delivered') BEGIN
-    UPDATE outbox_totals SET
-        events = events + CASE NEW.state WHEN 'delivered' THEN -1 ELSE 1 END,
-        bytes = bytes + CASE NEW.state WHEN 'delivered' THEN -NEW.size ELSE NEW.size END;
-END;
-CREATE TRIGGER IF NOT EXISTS outbox_totals_delete AFTER DELETE ON outbox
-WHEN OLD.state != 'delivered' BEGIN
-    UPDATE outbox_totals SET events = events - 1, bytes = bytes - OLD.size;
-END;
-"""
+_UPGRADES = {0: _TABLES, 1: _FROM_VERSION_1, SCHEMA_VERSION: ()}
 
 
 def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3.Connection:
-    """Open the outbox in WAL mode and create its tables; ``sync="full"`` also survives power loss.
+    """Open the outbox in WAL mode, creating its tables or upgrading an older file's; ``sync="full"``
+    also survives power loss.
 
     The log is cut back to ``JOURNAL_SIZE_LIMIT`` each time it starts over (the limit is each
     connection's own, so every connection sets it).
@@ -75,15 +92,46 @@ def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3
     failing half-way through.
     """
     connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
-    connection.execute(f"PRAGMA synchronous = {sync.upper()}")
-    connection.execute("PRAGMA foreign_keys = ON")
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        connection.execute(f"PRAGMA synchronous = {sync.upper()}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        _refuse_newer(connection)
+        _create_or_upgrade(connection)
+    except BaseException:
         connection.close()
+        raise
+    return connection
+
+
+def _refuse_newer(connection: sqlite3.Connection) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(
             f"the outbox was written by a newer eventgate (schema {version}, this one knows {SCHEMA_VERSION})"
         )
-    connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-    return connection
+    return version
+
+
+def _create_or_upgrade(connection: sqlite3.Connection) -> None:
+    """One transaction, holding the write lock: of processes starting together, one upgrades the file
+    and the others find it done; a failure leaves the file as it was."""
+    connection.create_function("eventgate_request_hash", 1, _request_hash, deterministic=True)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = _refuse_newer(connection)
+        for statement in _UPGRADES[version]:
+            connection.execute(statement)
+        if version != SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _request_hash(body: bytes) -> bytes:
+    """The request hash of a version 1 row, from the event its body holds."""
+    return request_fingerprint(decode_event(body))

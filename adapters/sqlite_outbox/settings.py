@@ -42,3 +42,11 @@ class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True):
             "before it is purged."
         ),
     ] = msgspec.field(default=3600.0, name="EVENTGATE_OUTBOX_RETENTION")
+    keep_delivered: Annotated[
+        bool,
+        Meta(
+            description="Keep a delivered event's body for the retention too. By default a delivered event "
+            "keeps only its id, request hash, state and time (what the idempotency check and `outbox status` "
+            "need), a fraction of the disk."
+        ),
+    ] = msgspec.field(default=False, name="EVENTGATE_OUTBOX_KEEP_DELIVERED")

@@ -4,6 +4,27 @@
 hands them to the real bus, and records each outcome. With ``sync="normal"`` the short write
 transactions (appends, claims, outcomes) run on the event loop itself (``inline.py``); long ones
 (status, purges, the CLI's commands) and, with ``sync="full"``, every write run in the worker thread.
+
+Idempotency, as every outbox of eventgate keeps it. Each row stores ``request_hash``, the 16 bytes of
+``request_fingerprint(event)`` (a BLAKE2b hash of the event's name and the client's payload; not the
+user's details, not ``ts``), for as long as it stores the row: pending, dead, and delivered until the
+retention purges it. An ``append`` compares each event with the row already holding its id, and with
+the events before it in the same call:
+
+- same id, same hash: a retry. Nothing is stored for it, and its id is answered as if it had been,
+  whatever state the stored event is in (pending, delivered or dead);
+- same id, another hash: the key was reused for a different request. The whole call raises
+  ``IdempotencyKeyReused``, naming each such id once, in the call's order, and stores nothing, not
+  even its other events;
+- an id the outbox does not hold (never seen, or purged after the retention): a new event;
+- an id whose row has no hash (appended by a schema-1 eventgate still running after the upgrade):
+  a retry, whatever the request, as schema 1 took it.
+
+The capacity check comes first and counts every event of the call, retries included: a full outbox
+answers ``OutboxUnavailable`` even to a call that would store nothing new.
+
+Delivered events keep no body (``keep_delivered`` keeps them): only what the idempotency check and
+``status`` need, and dead events keep theirs, for ``revive``.
 """
 
 import asyncio
@@ -18,14 +39,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.event_json import decode_event, encode_event, read_encoded
+from adapters.event_json import decode_event, encode_event, read_encoded, request_fingerprint
 from adapters.sqlite_outbox.files import make_private
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.settings import OutboxSettings
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
 from application.ports import ClaimedEvent, DeadLetter, EncodedEvent, OutboxStatus
-from domain.errors import OutboxUnavailable
+from domain.errors import IdempotencyKeyReused, OutboxUnavailable
 from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
@@ -33,7 +54,8 @@ logger = logging.getLogger(__name__)
 FULL_RETRY_AFTER_SECONDS = 5.0
 """What a client is told to wait when the outbox is full or cannot be written."""
 
-_Row = tuple[str, bytes, int, int, int, str | None, int]
+_Row = tuple[str, bytes, bytes, int, int, int, str | None, int]
+"""``id, request_hash, body, size, accepted_at, not_before, lease_owner, lease_until``."""
 
 PURGE_CHUNK = 5_000
 """Delivered events forgotten per transaction: other writers wait for one chunk, not for the purge."""
@@ -68,6 +90,7 @@ class SqliteOutboxStore:
         max_events: int = 1_000_000,
         max_bytes: int = 1 << 30,
         retention_seconds: float = 3600.0,
+        keep_delivered: bool = False,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self._path = Path(path)
@@ -75,6 +98,7 @@ class SqliteOutboxStore:
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._retention_ms = int(retention_seconds * 1000)
+        self._keep_delivered = keep_delivered
         self._clock_ms = clock_ms
         self._next_purge_ms = 0
         self._listeners: list[Callable[[], None]] = []
@@ -122,10 +146,11 @@ class SqliteOutboxStore:
         self._listeners.append(listener)
 
     async def append(self, events: Sequence[UserEvent]) -> list[str]:
-        """Store the events durably; raises ``EventBusUnavailable`` when the outbox is full or unwritable.
+        """Store the events durably; raises ``EventBusUnavailable`` when the outbox is full or unwritable,
+        ``IdempotencyKeyReused`` when an id comes back with another request (see the module's docstring).
 
         Either every event of the call is stored or none is. An event whose id is already in the
-        outbox is not stored again: an idempotent retry stays one event.
+        outbox with the same request is not stored again: an idempotent retry stays one event.
         """
         now = self._clock_ms()
         hand_off = self._hand_off
@@ -133,7 +158,7 @@ class SqliteOutboxStore:
             hand_off = None
         owner, lease_until = (None, 0) if hand_off is None else (hand_off.owner, now + hand_off.lease_ms)
         rows: list[_Row] = [
-            (event.id, body, len(body), now, now, owner, lease_until)
+            (event.id, request_fingerprint(event), body, len(body), now, now, owner, lease_until)
             for event in events
             for body in [encode_event(event)]
         ]
@@ -143,7 +168,7 @@ class SqliteOutboxStore:
             raise OutboxUnavailable("the outbox is closed", FULL_RETRY_AFTER_SECONDS) from None
         if hand_off is not None and inserted == len(events):
             hand_off.waiting.extend(
-                (now, EncodedEvent(event.id, event.name, event.ts, row[1]))
+                (now, EncodedEvent(event.id, event.name, event.ts, row[2]))
                 for event, row in zip(events, rows, strict=True)
             )
         elif hand_off is not None and inserted:
@@ -233,16 +258,30 @@ class SqliteOutboxStore:
             await self._writes.call(release)
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
-        """Delivered is delivered, whoever holds the lease now: the bus has the event."""
+        """Delivered is delivered, whoever holds the lease now: the bus has the event.
+
+        Its row is moved rather than updated: replaced by a copy without its body at the end of the
+        table (one statement, ``INSERT OR REPLACE``). A row shrunk in place keeps its page, which
+        SQLite merges with others only when rows are deleted from it, not when they shrink: the disk
+        would keep what the bodies took for the whole retention. Rows leaving in the order they
+        were claimed empty whole pages instead, which new rows reuse.
+        """
 
         def mark(connection: sqlite3.Connection) -> None:
             now = self._clock_ms()
             with _write_transaction(connection):
-                connection.execute(
-                    "UPDATE outbox SET state = 'delivered', finished_at = ?, lease_owner = NULL, lease_until = 0"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
-                    (now, json.dumps(list(event_ids))),
-                )
+                sizes = connection.execute(
+                    "INSERT OR REPLACE INTO outbox (id, request_hash, body, size, state, accepted_at, attempts,"
+                    " not_before, finished_at) SELECT id, request_hash, iif(?, body, NULL), size, 'delivered',"
+                    " accepted_at, attempts, not_before, ? FROM outbox"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING size",
+                    (self._keep_delivered, now, json.dumps(list(event_ids))),
+                ).fetchall()
+                if sizes:
+                    connection.execute(
+                        "UPDATE outbox_totals SET events = events - ?, bytes = bytes - ?",
+                        (len(sizes), sum(size for (size,) in sizes)),
+                    )
 
         await self._writes.call(mark)
         self._purge_expired_now_and_then()
@@ -398,16 +437,25 @@ class SqliteOutboxStore:
     def _append_group(
         self, connection: sqlite3.Connection, group: list[list[_Row]], *, wait_for_lock: bool = True
     ) -> list[object]:
-        """One transaction for every append queued together; a request that does not fit is refused alone.
+        """One transaction for every append queued together; a request that does not fit, or reuses an
+        idempotency key, is refused alone.
 
         A request's outcome is how many of its events were new (an id already stored is not stored again).
+
+        The undelivered totals are read once and written once per transaction, rather than by a
+        trigger per row: they stay exact when several processes share the file, because every write
+        that changes them (an append, a delivery) changes them in its own ``BEGIN IMMEDIATE``
+        transaction, which holds the file's only write lock from this read to its commit.
         """
         outcomes: list[object] = []
         try:
             with _write_transaction(connection):
-                events, size = connection.execute("SELECT events, bytes FROM outbox_totals").fetchone()
+                stored_events, stored_bytes = connection.execute(
+                    "SELECT events, bytes FROM outbox_totals"
+                ).fetchone()
+                events, size = stored_events, stored_bytes
                 for rows in group:
-                    added = sum(row[2] for row in rows)
+                    added = sum(row[3] for row in rows)
                     if events + len(rows) > self._max_events or size + added > self._max_bytes:
                         outcomes.append(
                             OutboxUnavailable(
@@ -416,19 +464,57 @@ class SqliteOutboxStore:
                             )
                         )
                         continue
-                    inserted = connection.executemany(
-                        "INSERT OR IGNORE INTO outbox (id, body, size, accepted_at, not_before, lease_owner,"
-                        " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    ).rowcount
-                    events, size = events + len(rows), size + added
+                    outcome = _insert(connection, rows)
+                    if isinstance(outcome, IdempotencyKeyReused):
+                        outcomes.append(outcome)
+                        continue
+                    inserted, inserted_bytes = outcome
+                    events, size = events + inserted, size + inserted_bytes
                     outcomes.append(inserted)
+                if (events, size) != (stored_events, stored_bytes):
+                    connection.execute("UPDATE outbox_totals SET events = ?, bytes = ?", (events, size))
         except sqlite3.Error as error:
             if not wait_for_lock and is_busy(error):
                 raise
             failure = OutboxUnavailable(f"the outbox cannot store events ({error})", FULL_RETRY_AFTER_SECONDS)
             return [failure] * len(group)
         return outcomes
+
+
+def _insert(connection: sqlite3.Connection, rows: list[_Row]) -> tuple[int, int] | IdempotencyKeyReused:
+    """Insert one request's new events; returns how many and their bytes, or the reused keys' error.
+
+    When an id was already there, each event's hash is compared with the hash stored under its id
+    (its own, if it was inserted just now: so two events of one request are compared too). On a
+    mismatch the request's new rows are deleted again: they are the rows above the largest ``seq``
+    before it, since a rowid without AUTOINCREMENT is one more than the largest, and this
+    transaction holds the write lock.
+    """
+    inserted: int = connection.executemany(
+        "INSERT OR IGNORE INTO outbox (id, request_hash, body, size, accepted_at, not_before, lease_owner,"
+        " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    ).rowcount
+    if inserted == len(rows):
+        return inserted, sum(row[3] for row in rows)
+    stored = dict(
+        connection.execute(
+            "SELECT id, request_hash FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([row[0] for row in rows]),),
+        ).fetchall()
+    )
+    reused = [event_id for event_id, request_hash, *_ in rows if stored[event_id] not in (None, request_hash)]
+    if not inserted:
+        return IdempotencyKeyReused(list(dict.fromkeys(reused))) if reused else (0, 0)
+    (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+    first_new = last - inserted + 1
+    if reused:
+        connection.execute("DELETE FROM outbox WHERE seq >= ?", (first_new,))
+        return IdempotencyKeyReused(list(dict.fromkeys(reused)))
+    (inserted_bytes,) = connection.execute(
+        "SELECT coalesce(sum(size), 0) FROM outbox WHERE seq >= ?", (first_new,)
+    ).fetchone()
+    return inserted, inserted_bytes
 
 
 @contextmanager
@@ -452,6 +538,7 @@ async def open_outbox_store(settings: OutboxSettings) -> AsyncIterator[SqliteOut
         max_events=settings.max_events,
         max_bytes=settings.max_bytes,
         retention_seconds=settings.retention_seconds,
+        keep_delivered=settings.keep_delivered,
     )
     await store.open()
     try:

@@ -67,7 +67,8 @@ class RecordEventOperation(Operation):
                     pattern="^[ -~]+$",
                 ),
                 description="Printable ASCII chosen by the client: a retry with the same key records no "
-                "second event (the id is derived from the user and the key).",
+                "second event (the id is derived from the user and the key); the same key with another "
+                "name or data is refused with 409 (outbox mode).",
             )
         ]
 
@@ -106,6 +107,12 @@ ANSWERS = (
     ),
     Answer(403, "event-not-allowed", "the event name is outside `EVENTGATE_ALLOWED_EVENT_NAMES`"),
     Answer(405, "method-not-allowed", "a method other than `POST` (or `OPTIONS`)"),
+    Answer(
+        409,
+        "idempotency-key-reused",
+        "outbox mode: the `Idempotency-Key` (in a batch, an event's `idempotencyKey`) came with another "
+        "name or data than when it was first used; nothing is stored; `field` names the first culprit",
+    ),
     Answer(413, "request-too-large", "the body exceeds `EVENTGATE_MAX_BODY_BYTES`; `limit` gives it"),
     Answer(
         413, "event-too-large", "the serialized event exceeds `EVENTGATE_MAX_EVENT_BYTES`; `limit` gives it"

@@ -16,6 +16,7 @@ from domain.errors import (
     EventNotAllowed,
     EventRejected,
     EventTooLarge,
+    IdempotencyKeyReused,
     InvalidEvent,
     OutboxUnavailable,
     RateLimited,
@@ -105,6 +106,19 @@ def _event_bus_unavailable(error: EventBusUnavailable) -> ProblemDetailsExceptio
     )
 
 
+def _idempotency_key_reused(error: IdempotencyKeyReused) -> ProblemDetailsException:
+    """``field`` names the first culprit, as for an invalid event; the detail names them all."""
+    where = ", ".join(error.fields) or "the idempotency key"
+    return problem(
+        409,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        f"{where}: already used for a different request (another name or data); nothing was recorded. "
+        "A retry must repeat the request exactly; a new request needs a new key.",
+        extra={"field": error.fields[0]} if error.fields else None,
+    )
+
+
 def _cross_site_request(error: CrossSiteRequest) -> ProblemDetailsException:
     return problem(403, "cross-site-request", "Cross-site request refused", str(error))
 
@@ -184,6 +198,7 @@ PROBLEM_MAP: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     MalformedRequest: _malformed_request,
     InvalidEvent: _invalid_event,
     EventNotAllowed: _event_not_allowed,
+    IdempotencyKeyReused: _idempotency_key_reused,
     RateLimited: _rate_limited,
     CrossSiteRequest: _cross_site_request,
     UnsupportedMediaType: _unsupported_media_type,

@@ -82,7 +82,8 @@ def batch_request_schema(max_events: int) -> Schema:
                 max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
                 pattern="^[ -~]*$",
                 description="Printable ASCII: the same user sending the same key again, in this batch or "
-                "a later request, gets the same event id, which is stored and delivered once.",
+                "a later request, gets the same event id, which is stored and delivered once; with another "
+                "name or data, the batch is refused with 409 (outbox mode).",
             ),
         },
         additional_properties=False,

@@ -12,13 +12,15 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.event_json import as_encoded
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.ports import EncodedEvent
+from domain.errors import IdempotencyKeyReused
 from domain.event import UserEvent
 
 T = TypeVar("T")
@@ -35,6 +37,7 @@ class OutboxModel(RuleBasedStateMachine):
         self.now_ms = 1_000_000
         self.outbox = self.open_store()
         self.acknowledged: dict[str, EncodedEvent] = {}
+        self.requests: dict[str, UserEvent] = {}
         self.received: dict[str, EncodedEvent] = {}
         self.held: dict[str, list[str]] = {"relay-a": [], "relay-b": []}
         self.lease_until: dict[str, int] = {}
@@ -72,6 +75,27 @@ class OutboxModel(RuleBasedStateMachine):
             )
         assert self.run(self.outbox.append(events)) == [event.id for event in events]
         self.acknowledged.update((event.id, as_encoded(event)) for event in events)
+        self.requests.update((event.id, event) for event in events)
+
+    @precondition(lambda self: bool(self.acknowledged))
+    @rule(data=st.data(), same_request=st.booleans())
+    def send_again(self, data: st.DataObject, same_request: bool) -> None:
+        """An acknowledged id comes back beside a new event, in whatever state its event is: the same
+        request is a retry (the new event alone is stored), another one refuses the whole call."""
+        event_id = data.draw(st.sampled_from(sorted(self.acknowledged)))
+        original = self.requests[event_id]
+        payload = original.data["payload"] if same_request else [original.data["payload"]]
+        again = UserEvent(name=original.name, data={"payload": payload}, id=event_id, ts=original.ts + 1)
+        self.counter += 1
+        fresh = UserEvent(name="app/e", data={"payload": ""}, id=f"e{self.counter}", ts=self.counter)
+        if same_request:
+            assert self.run(self.outbox.append([fresh, again])) == [fresh.id, event_id]
+            self.acknowledged[fresh.id] = as_encoded(fresh)
+            self.requests[fresh.id] = fresh
+        else:
+            with pytest.raises(IdempotencyKeyReused) as raised:
+                self.run(self.outbox.append([fresh, again]))
+            assert raised.value.event_ids == (event_id,)
 
     @rule(owner=OWNERS, limit=st.integers(min_value=1, max_value=6))
     def claim(self, owner: str, limit: int) -> None:
@@ -129,6 +153,16 @@ class OutboxModel(RuleBasedStateMachine):
         reader.close()
         assert rows.keys() == self.acknowledged.keys()
         assert all(rows[event_id] == "delivered" for event_id in self.received)
+
+    @invariant()
+    def the_totals_count_the_undelivered_events_and_their_bytes(self) -> None:
+        with sqlite3.connect(self.path) as reader:
+            totals = reader.execute("SELECT events, bytes FROM outbox_totals").fetchone()
+            counted = reader.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE state != 'delivered'"
+            ).fetchone()
+        reader.close()
+        assert totals == counted
 
 
 OutboxModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
