@@ -10,8 +10,8 @@ lives, so a relay releases at once the leases of an owner whose lock it can take
 
 import asyncio
 import contextlib
-import logging
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
