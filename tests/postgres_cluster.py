@@ -168,7 +168,7 @@ def _give_to_postgres_user(folder: Path) -> None:
                 break
             mode = path.stat().st_mode
             if path != folder:
-                os.chmod(path, mode | 0o011)  # let the postgres user reach the folder, no more
+                os.chmod(path, mode | 0o011)  # noqa: S103  the postgres user may pass through, not list
         os.chown(folder, *ids)
 
 
