@@ -8,8 +8,11 @@ by ``pg_ctl`` on a free port, so that a test may stop it, ``kill -9`` it and sta
 import contextlib
 import glob
 import os
+import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -79,11 +82,12 @@ class PostgresCluster:
         )
 
     def start(self) -> None:
+        """Start, or start again after a stop or a kill; ``RuntimeError`` with pg_ctl's words if it fails."""
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c max_connections={self.max_connections}"
             f" -c unix_socket_directories={self.folder} -c shared_buffers=32MB -c fsync=on"
         )
-        subprocess.run(
+        started = subprocess.run(
             [
                 _binary("pg_ctl"),
                 "-D",
@@ -95,12 +99,14 @@ class PostgresCluster:
                 "-w",
                 "start",
             ],
-            check=True,
+            check=False,
             capture_output=True,
             timeout=120,
             env=_as_postgres_user_env(),
             preexec_fn=_drop_to_postgres_user,
         )
+        if started.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {started.stdout!r} {started.stderr!r}")
 
     def stop(self) -> None:
         subprocess.run(
@@ -129,16 +135,21 @@ class PostgresCluster:
 
 
 @contextlib.contextmanager
-def running_cluster(folder: Path, *, max_connections: int = 100) -> Iterator[PostgresCluster]:
-    folder.mkdir(parents=True, exist_ok=True)
-    _give_to_postgres_user(folder)
+def running_cluster(*, max_connections: int = 100) -> Iterator[PostgresCluster]:
+    """A cluster in a fresh folder of ``/tmp`` (outside pytest's, whose modes keep other users out),
+    owned by the user it runs as; stopped and removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="eventgate-postgres-"))
+    ids = _postgres_ids()
+    if ids is not None:
+        os.chown(folder, *ids)
     cluster = PostgresCluster(folder, max_connections=max_connections)
-    cluster.init()
-    cluster.start()
     try:
+        cluster.init()
+        cluster.start()
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -154,22 +165,8 @@ def _postgres_ids() -> tuple[int, int] | None:
     """PostgreSQL refuses to run as root: as root, the cluster runs as the ``postgres`` user."""
     if os.geteuid() != 0:
         return None
-    import pwd  # noqa: PLC0415  only where it is needed
-
     entry = pwd.getpwnam("postgres")
     return entry.pw_uid, entry.pw_gid
-
-
-def _give_to_postgres_user(folder: Path) -> None:
-    ids = _postgres_ids()
-    if ids is not None:
-        for path in [folder, *folder.parents]:
-            if path == Path("/"):
-                break
-            mode = path.stat().st_mode
-            if path != folder:
-                os.chmod(path, mode | 0o011)  # noqa: S103  the postgres user may pass through, not list
-        os.chown(folder, *ids)
 
 
 def _drop_to_postgres_user() -> None:

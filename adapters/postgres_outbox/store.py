@@ -34,8 +34,15 @@ RETRY_AFTER_SECONDS = 5.0
 PURGE_CHUNK = 5_000
 """Delivered events forgotten per statement: other writers wait for one chunk, not for the purge."""
 
-DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-"""What a statement raises when the database is down, read-only, out of connections or too slow."""
+DATABASE_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+"""What a statement raises when the database is down, read-only, out of connections or too slow, or
+when its connection broke under it."""
 
 
 def wall_clock_ms() -> int:
@@ -237,10 +244,11 @@ class PostgresOutboxStore:
             self._writer_waiting = False
             self._fail(self._take_queued(), OutboxUnavailable("the outbox is closed", RETRY_AFTER_SECONDS))
             return
+        # Whatever fails here fails the group as unavailable: none of it is known to be committed, and
+        # no caller may be left waiting (a connection broken under asyncpg raises its own errors too).
         try:
-            async with asyncio.timeout(self._timeout):
-                connection = await pool.acquire()
-        except DATABASE_ERRORS as error:
+            connection = await pool.acquire(timeout=self._timeout)
+        except Exception as error:
             self._writer_waiting = False
             self._fail(self._take_queued(), error)
             return
@@ -249,7 +257,7 @@ class PostgresOutboxStore:
         try:
             async with asyncio.timeout(self._timeout):
                 outcomes = await self._store_group(connection, group)
-        except DATABASE_ERRORS as error:
+        except Exception as error:
             self._fail(group, error)
         else:
             for append, outcome in zip(group, outcomes, strict=True):
@@ -261,7 +269,7 @@ class PostgresOutboxStore:
             if any(outcome is None for outcome in outcomes):
                 self._notify_others()
         finally:
-            with contextlib.suppress(*DATABASE_ERRORS):
+            with contextlib.suppress(Exception):  # a connection that cannot be reset is closed by the pool
                 await pool.release(connection)
 
     def _take_queued(self) -> list[_Append]:
