@@ -162,7 +162,8 @@ class PostgresOutboxModel(OutboxModel):
         return outbox
 
     def stored_states(self) -> dict[str, str]:
-        return dict(self.run(self.reader.fetch(f"SELECT id, state FROM {self.schema}.outbox")))  # noqa: S608
+        rows = self.run(self.reader.fetch(f"SELECT id, state FROM {self.schema}.outbox"))  # noqa: S608
+        return {row["id"]: row["state"] for row in rows}
 
     def forget_the_store(self) -> None:
         self.run(self.reader.execute(f"DROP SCHEMA {self.schema} CASCADE"))
