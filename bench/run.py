@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import machine
+import outbox_postgres
 import report
 from cookies import mint_cookies
 from load import (
@@ -71,6 +72,7 @@ SCENARIOS = (
     "strangers",
     "direct",
     "drain",
+    "outbox-postgres",
 )  # the order they run in
 BENCH_USER = {"name": "Bench User", "email": "bench@example.com"}  # the session's user, as NextAuth shows it
 INHERITED_PREFIXES = ("EVENTGATE_", "INNGEST_", "NEXTAUTH_", "AUTH_SECRET")
@@ -635,6 +637,7 @@ def run_scenario(bench: Bench, name: str) -> dict[str, Any]:
         "strangers": bench.strangers,
         "direct": lambda: bench.served("direct", runs=1),
         "drain": bench.drain,
+        "outbox-postgres": lambda: outbox_postgres.measure(bench),
     }
     return scenarios[name]().to_json()
 
