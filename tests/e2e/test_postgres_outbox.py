@@ -64,10 +64,22 @@ async def test_accepted_events_go_through_the_postgresql_outbox_to_the_bus(schem
             if bus.published:
                 break
             await asyncio.sleep(0.05)
+        scraped = (await client.get("/metrics")).text
 
     assert ready.json() == {"status": "ready", "checks": {"outbox.postgresql": "ok", "relay": "ok"}}
     assert answer.status_code == 200
     assert [event.id for event in bus.published] == answer.json()["ids"]
+    assert "eventgate_outbox_pending_events 0.0" in scraped.splitlines()
+
+
+def test_only_the_chosen_store_is_in_the_container() -> None:
+    postgres = container_for(SERVABLE | {"EVENTGATE_OUTBOX_URL": SHARED_URL})
+    sqlite = container_for(SERVABLE)
+    direct = container_for(SERVABLE | {"EVENTGATE_DELIVERY": "direct", "EVENTGATE_OUTBOX_URL": SHARED_URL})
+
+    assert list(postgres.outbox.providers) == ["postgresql"]
+    assert list(sqlite.outbox.providers) == ["sqlite"]
+    assert list(direct.outbox.providers) == []
 
 
 def test_check_config_names_the_postgresql_outbox_without_its_password(schema: str) -> None:
