@@ -13,8 +13,9 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -58,14 +59,21 @@ def claimed_event(body: bytes, attempts: int) -> ClaimedEvent:
 class _Append:
     """One call's events, encoded, and the future its caller awaits."""
 
+    events: Sequence[UserEvent]
     ids: list[str]
     hashes: list[bytes]
     bodies: list[bytes]
     future: "asyncio.Future[None]"
-    size: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.size = sum(map(len, self.bodies))
+
+@dataclass(slots=True)
+class _HandOff:
+    """Events this process accepted, leased at once to its own relay and waiting for it in memory."""
+
+    owner: str
+    lease_ms: int
+    capacity: int
+    waiting: deque[tuple[int, UserEvent]]
 
 
 class PostgresOutboxStore:
@@ -105,6 +113,7 @@ class PostgresOutboxStore:
         self._writes: set[asyncio.Task[None]] = set()
         self._notify: asyncio.Task[None] | None = None
         self._notify_again = False
+        self._hand_off: _HandOff | None = None
         self._next_purge_ms = 0
         self._slots = itertools.cycle(range(TOTALS_SLOTS))
         self._purge: asyncio.Task[None] | None = None
@@ -116,9 +125,11 @@ class PostgresOutboxStore:
             f" array(SELECT request_hash FROM {s}.outbox WHERE id = ANY($1::text[]) ORDER BY id)"
         )
         self._sql_insert = (
-            f"WITH added AS (INSERT INTO {s}.outbox (id, request_hash, body, size, accepted_at, not_before)"
-            " SELECT id, hash, body, length(body), $4, $4"
-            " FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS input(id, hash, body)"
+            f"WITH added AS (INSERT INTO {s}.outbox"
+            " (id, request_hash, body, size, accepted_at, not_before, lease_owner, lease_until)"
+            " SELECT id, hash, body, length(body), $4, $4, CASE WHEN leased THEN $6::text END,"
+            " CASE WHEN leased THEN $7::bigint ELSE 0 END"
+            " FROM unnest($1::text[], $2::bytea[], $3::bytea[], $8::boolean[]) AS input(id, hash, body, leased)"
             " ON CONFLICT (id) DO NOTHING RETURNING id, size),"
             f" counted AS (UPDATE {s}.outbox_totals SET events = events + (SELECT count(*) FROM added),"
             " bytes = bytes + (SELECT coalesce(sum(size), 0) FROM added) WHERE slot = $5)"
@@ -166,7 +177,8 @@ class PostgresOutboxStore:
                 raise
 
     async def close(self) -> None:
-        """Finish the queued appends, then close the owner session (its locks go) and the pool."""
+        """Finish the queued appends, free what waits for this process's relay, then close the owner
+        session (its locks go) and the pool."""
         while self._queued or self._writes:
             if self._queued and not self._writer_waiting:
                 self._start_writer()
@@ -174,6 +186,7 @@ class PostgresOutboxStore:
         for task in (self._notify, self._purge):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
+        await self.end_hand_off()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -192,11 +205,36 @@ class PostgresOutboxStore:
     # HandOffPort
 
     def hand_off_to(self, owner: str, lease_seconds: float, capacity: int) -> None:
-        """Nothing is leased at append: an instance's events go to whichever relay claims first, so that
-        the relays of every instance share the load; the doorbell (``on_append``) still rings."""
+        """Lease what this process accepts to its relay ``owner`` as it is written, and keep it in memory.
+
+        As the SQLite store does: ``claim(owner, ...)`` then takes those events from memory, after the
+        due events of the database, with no claim to write and nothing to read back. Every instance's
+        relay delivers what its instance accepted, so the load balancer spreads the deliveries too. If
+        this process dies, its owner lock goes with it and another relay releases the leases at once.
+        At most ``capacity`` events wait in memory (more are written unleased, for any relay's claims);
+        one that waited half its lease is released by the next claim and claimed anew.
+        """
+        self._hand_off = _HandOff(owner, int(lease_seconds * 1000), capacity, deque())
 
     async def end_hand_off(self) -> None:
-        """Nothing was handed off (see ``hand_off_to``)."""
+        """Stop handing off; what still waits in memory becomes claimable by any relay at once."""
+        hand_off, self._hand_off = self._hand_off, None
+        if hand_off is None or not hand_off.waiting:
+            return
+        ids = [event.id for _, event in hand_off.waiting]
+        hand_off.waiting.clear()
+        with contextlib.suppress(
+            *DATABASE_ERRORS, OutboxUnavailable
+        ):  # else the leases run out by themselves
+            await self._release(hand_off.owner, ids)
+
+    async def _release(self, owner: str, event_ids: list[str]) -> None:
+        await self._open_pool().execute(
+            f"UPDATE {self._schema}.outbox SET lease_owner = NULL, lease_until = 0"
+            " WHERE id = ANY($1::text[]) AND lease_owner = $2 AND state = 'pending'",
+            event_ids,
+            owner,
+        )
 
     def on_append(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each append of this process, and on each NOTIFY of another's."""
@@ -219,6 +257,7 @@ class PostgresOutboxStore:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queued.append(
             _Append(
+                events,
                 [event.id for event in events],
                 [request_fingerprint(event) for event in events],
                 [encode_event(event) for event in events],
@@ -289,13 +328,19 @@ class PostgresOutboxStore:
     async def _store_group(
         self, connection: "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]", group: list[_Append]
     ) -> list[Exception | None]:
-        """One transaction for the group; a request that does not fit, or reuses a key, is refused alone."""
+        """One transaction for the group; a request that does not fit, or reuses a key, is refused alone.
+
+        A request whose events are all new is leased to this process's relay while it has room.
+        """
         ids = [event_id for append in group for event_id in append.ids]
         outcomes: list[Exception | None] = []
+        hand_off = self._hand_off
+        handed: list[UserEvent] = []
+        now = self._clock_ms()
         async with connection.transaction():
             ((events, size, known_ids, known_hashes),) = await connection.fetch(self._sql_existing, ids)
             stored = dict(zip(known_ids, known_hashes, strict=True))
-            new: dict[str, tuple[bytes, bytes]] = {}
+            new: dict[str, tuple[bytes, bytes, bool]] = {}
             for append in group:
                 reused = [
                     event_id
@@ -305,14 +350,14 @@ class PostgresOutboxStore:
                 if reused:
                     outcomes.append(IdempotencyKeyReused(reused))
                     continue
-                adding = {
-                    event_id: (fingerprint, body)
+                adding = [
+                    (event_id, fingerprint, body)
                     for event_id, fingerprint, body in zip(
                         append.ids, append.hashes, append.bodies, strict=True
                     )
                     if event_id not in stored and event_id not in new
-                }
-                added_bytes = sum(len(body) for _, body in adding.values())
+                ]
+                added_bytes = sum(len(body) for _, _, body in adding)
                 if events + len(adding) > self._max_events or size + added_bytes > self._max_bytes:
                     outcomes.append(
                         OutboxUnavailable(
@@ -320,22 +365,34 @@ class PostgresOutboxStore:
                         )
                     )
                     continue
-                new.update(adding)
+                leased = (
+                    hand_off is not None
+                    and len(adding) == len(append.ids) == len(set(append.ids))
+                    and len(hand_off.waiting) + len(handed) + len(adding) <= hand_off.capacity
+                )
+                if leased:
+                    handed.extend(append.events)
+                new.update((event_id, (fingerprint, body, leased)) for event_id, fingerprint, body in adding)
                 events, size = events + len(adding), size + added_bytes
                 outcomes.append(None)
             if new:
                 inserted = await connection.fetch(
                     self._sql_insert,
                     list(new),
-                    [fingerprint for fingerprint, _ in new.values()],
-                    [body for _, body in new.values()],
-                    self._clock_ms(),
+                    [fingerprint for fingerprint, _, _ in new.values()],
+                    [body for _, body, _ in new.values()],
+                    now,
                     next(self._slots),
+                    None if hand_off is None else hand_off.owner,
+                    0 if hand_off is None else now + hand_off.lease_ms,
+                    [leased for _, _, leased in new.values()],
                 )
                 if len(inserted) < len(new):
                     # Another instance stored one of these ids since the read above: nothing of the group
                     # is kept, and its callers' retries are judged against what was stored.
                     raise asyncpg.exceptions.UniqueViolationError("an event id was stored concurrently")
+        if hand_off is not None and hand_off is self._hand_off:
+            hand_off.waiting.extend((now, event) for event in handed)
         return outcomes
 
     def _notify_others(self) -> None:
@@ -363,11 +420,33 @@ class PostgresOutboxStore:
     # Delivering
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+        hand_off = self._hand_off if self._hand_off is not None and self._hand_off.owner == owner else None
+        if hand_off is not None:
+            overdue = self._overdue_hand_offs(hand_off)
+            if overdue:
+                await self._release(owner, overdue)
         now = self._clock_ms()
         rows = await self._open_pool().fetch(
             self._sql_claim, owner, now + int(lease_seconds * 1000), now, limit
         )
-        return [claimed_event(body, attempts) for _, body, attempts in sorted(rows, key=lambda row: row[0])]
+        claimed = [
+            claimed_event(body, attempts) for _, body, attempts in sorted(rows, key=lambda row: row[0])
+        ]
+        if hand_off is not None:
+            waiting = hand_off.waiting
+            while waiting and len(claimed) < limit:
+                claimed.append(ClaimedEvent(event=waiting.popleft()[1], attempts=0))
+        return claimed
+
+    def _overdue_hand_offs(self, hand_off: _HandOff) -> list[str]:
+        """Take from memory the events that waited half their lease: released now, the claim that
+        follows gets them from the database with a fresh lease, so that no lease runs out mid-publish."""
+        fresh_after = self._clock_ms() - hand_off.lease_ms // 2
+        overdue: list[str] = []
+        waiting = hand_off.waiting
+        while waiting and waiting[0][0] < fresh_after:
+            overdue.append(waiting.popleft()[1].id)
+        return overdue
 
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event."""
