@@ -78,7 +78,8 @@ class _HandOff:
 
 class PostgresOutboxStore:
     """An outbox in a PostgreSQL schema: the relay's ``OutboxPort``, the ``OutboxAdminPort`` of the CLI
-    and the metrics, and a ``HandOffPort`` whose doorbell also rings for other instances' appends."""
+    and the metrics, and the ``HandOffPort`` through which this process's relay gets what this process
+    accepts (its doorbell also rings for other instances' appends, by NOTIFY)."""
 
     def __init__(
         self,
