@@ -224,9 +224,8 @@ class PostgresOutboxStore:
             return
         ids = [event.id for _, event in hand_off.waiting]
         hand_off.waiting.clear()
-        with contextlib.suppress(
-            *DATABASE_ERRORS, OutboxUnavailable
-        ):  # else the leases run out by themselves
+        # Should the database not answer, the leases run out by themselves.
+        with contextlib.suppress(*DATABASE_ERRORS, OutboxUnavailable):
             await self._release(hand_off.owner, ids)
 
     async def _release(self, owner: str, event_ids: list[str]) -> None:
