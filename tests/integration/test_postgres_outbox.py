@@ -11,7 +11,7 @@ import pytest
 
 from adapters.postgres_outbox.schema import SCHEMA_VERSION, SchemaTooNew
 from adapters.postgres_outbox.store import PostgresOutboxStore
-from domain.errors import OutboxUnavailable
+from domain.errors import IdempotencyKeyReused, OutboxUnavailable
 from domain.event import UserEvent
 from tests.faults.tcp_proxy import TcpFaultProxy
 from tests.postgres_cluster import SHARED_URL, fresh_schema
@@ -158,3 +158,35 @@ async def test_a_read_only_database_answers_unavailable(schema: str) -> None:
     await read_only.close()
 
     assert reason is not None
+
+
+async def test_two_instances_storing_one_id_for_two_requests_at_once_keep_exactly_one(schema: str) -> None:
+    first = PostgresOutboxStore(SHARED_URL, schema=schema)
+    second = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await first.open()
+    await second.open()
+    outcomes: dict[int, list[object]] = {}
+    for n in range(30):
+        requests = [
+            UserEvent(name="app/test", data={"payload": side}, id=f"event-{n}", ts=n) for side in ("a", "b")
+        ]
+        answered = await asyncio.gather(
+            first.append([requests[0]]), second.append([requests[1]]), return_exceptions=True
+        )
+        outcomes[n] = [
+            answer if isinstance(answer, BaseException) else requests[side]
+            for side, answer in enumerate(answered)
+        ]
+    claimed = {item.event.id: item.event for item in await first.claim("relay", 100, 30)}
+    await first.close()
+    await second.close()
+
+    for n, (a, b) in outcomes.items():
+        stored = [answer for answer in (a, b) if isinstance(answer, UserEvent)]
+        assert len(stored) == 1, (
+            f"event-{n}: exactly one request is acknowledged, the other refused: {a!r} {b!r}"
+        )
+        assert all(
+            isinstance(answer, UserEvent | IdempotencyKeyReused | OutboxUnavailable) for answer in (a, b)
+        )
+        assert claimed[f"event-{n}"] == stored[0]
