@@ -328,16 +328,22 @@ class PostgresOutboxStore:
     async def _store_group(
         self, connection: "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]", group: list[_Append]
     ) -> list[Exception | None]:
-        """One transaction for the group; a request that does not fit, or reuses a key, is refused alone.
+        """The group stored at once; a request that does not fit, or reuses a key, is refused alone.
 
-        A request whose events are all new is leased to this process's relay while it has room.
+        A group of single-event requests (every ``POST /api``) needs no transaction around its two
+        statements: the ``INSERT`` is one statement, atomic by itself, and a request whose event another
+        instance stored between the read and the insert is refused as unavailable, for its retry to be
+        judged against what is stored. A group with a larger request is one transaction, rolled back
+        whole in that case, so that no request is ever stored in part. A request whose events are all
+        new is leased to this process's relay while it has room.
         """
         ids = [event_id for append in group for event_id in append.ids]
         outcomes: list[Exception | None] = []
         hand_off = self._hand_off
         handed: list[UserEvent] = []
         now = self._clock_ms()
-        async with connection.transaction():
+        atomic = any(len(append.ids) > 1 for append in group)
+        async with connection.transaction() if atomic else contextlib.nullcontext():
             ((events, size, known_ids, known_hashes),) = await connection.fetch(self._sql_existing, ids)
             stored = dict(zip(known_ids, known_hashes, strict=True))
             new: dict[str, tuple[bytes, bytes, bool]] = {}
@@ -387,10 +393,19 @@ class PostgresOutboxStore:
                     0 if hand_off is None else now + hand_off.lease_ms,
                     [leased for _, _, leased in new.values()],
                 )
-                if len(inserted) < len(new):
+                stored_now = {row[0] for row in inserted}
+                if len(stored_now) < len(new) and atomic:
                     # Another instance stored one of these ids since the read above: nothing of the group
                     # is kept, and its callers' retries are judged against what was stored.
                     raise asyncpg.exceptions.UniqueViolationError("an event id was stored concurrently")
+                if len(stored_now) < len(new):
+                    outcomes = [
+                        _stored_meanwhile()
+                        if outcome is None and append.ids[0] in new and append.ids[0] not in stored_now
+                        else outcome
+                        for append, outcome in zip(group, outcomes, strict=True)
+                    ]
+                    handed = [event for event in handed if event.id in stored_now]
         if hand_off is not None and hand_off is self._hand_off:
             hand_off.waiting.extend((now, event) for event in handed)
         return outcomes
@@ -604,6 +619,12 @@ class PostgresOutboxStore:
         if self._pool is None:
             raise OutboxUnavailable("the outbox is closed", RETRY_AFTER_SECONDS)
         return self._pool
+
+
+def _stored_meanwhile() -> OutboxUnavailable:
+    return OutboxUnavailable(
+        "another instance stored this event id at the same moment; try again", RETRY_AFTER_SECONDS
+    )
 
 
 async def open_postgres_outbox(

@@ -190,3 +190,34 @@ async def test_two_instances_storing_one_id_for_two_requests_at_once_keep_exactl
             isinstance(answer, UserEvent | IdempotencyKeyReused | OutboxUnavailable) for answer in (a, b)
         )
         assert claimed[f"event-{n}"] == stored[0]
+
+
+@pytest.mark.parametrize("request_events", [[1], [2, 1]], ids=["one event", "two events"])
+async def test_an_id_stored_by_another_instance_between_the_read_and_the_insert_stores_nothing_of_the_request(
+    schema: str, request_events: list[int]
+) -> None:
+    """The other instance's insert is held uncommitted until ours waits on it, then committed."""
+    store = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await store.open()
+    other = await asyncpg.connect(SHARED_URL)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(
+            f"INSERT INTO {schema}.outbox (id, request_hash, body, size, accepted_at, not_before)"
+            " VALUES ('event-1', $1, '{}', 2, 0, 0)",
+            b"another request.",
+        )
+        append = asyncio.ensure_future(store.append([event(n) for n in request_events]))
+        await asyncio.sleep(0.5)
+        await transaction.commit()
+        with pytest.raises(OutboxUnavailable):
+            await append
+        with pytest.raises(IdempotencyKeyReused):
+            await store.append([event(n) for n in request_events])
+        stored = await other.fetchval(f"SELECT count(*) FROM {schema}.outbox")
+    finally:
+        await other.close()
+        await store.close()
+
+    assert stored == 1, "only the other instance's event"
