@@ -76,6 +76,14 @@ class DeliverOutboxEvents:
         self._schedule = schedule
         self._unit_random = unit_random
 
+    async def hold_owner(self) -> None:
+        """Tell the outbox this relay is alive, for as long as the outbox stays open."""
+        await self._outbox.hold_owner(self._owner)
+
+    async def release_dead_owners(self) -> int:
+        """Make the events leased to dead relays claimable now rather than when their leases run out."""
+        return await self._outbox.release_dead_owners()
+
     async def execute(self) -> BatchOutcome:
         claimed = await self._outbox.claim(self._owner, self._batch_size, self._lease_seconds)
         if not claimed:

@@ -72,6 +72,17 @@ class OutboxPort(Protocol):
         """The bus refused these events for good: keep them, with the reason, for a person to look at."""
         ...
 
+    async def hold_owner(self, owner: str) -> None:
+        """Mark ``owner`` alive while the store is open, so that no relay takes its leases meanwhile."""
+        ...
+
+    async def release_dead_owners(self) -> int:
+        """Release the pending leases of owners known to be dead, claimable at once; returns how many events.
+
+        An owner that cannot be known dead keeps its leases until they run out.
+        """
+        ...
+
 
 class HandOffPort(Protocol):
     """How an outbox passes the events this process accepts straight to this process's relay.

@@ -15,6 +15,9 @@ from domain.errors import EventBusUnavailable
 
 logger = logging.getLogger(__name__)
 
+DEAD_OWNERS_EVERY = 2.0
+"""Seconds between two looks for relays that died holding leases (and at start)."""
+
 TRUST_BUS_PROBE_FOR = 10
 """Failed probes of the bus's own in a row that hold real batches back; then a batch goes all the same,
 should that probe be wrong."""
@@ -65,6 +68,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._last_turn = monotonic()
+        self._next_owner_check = 0.0
 
     def wake(self) -> None:
         """New events are waiting: deliver now rather than at the next poll."""
@@ -76,8 +80,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Deliver until ``stop`` is called."""
+        await self._hold_owner()
         while not self._stopping.is_set():
             self._last_turn = self._monotonic()
+            if self._last_turn >= self._next_owner_check:
+                await self._release_dead_owners()
             if self._outage.failing and not await self._probe_when_due():
                 continue
             self._wake.clear()  # before the claim: an append during this turn still wakes the next
@@ -150,6 +157,22 @@ class OutboxRelay:
         except Exception:
             logger.exception("delivering a batch failed; the relay pauses %.1f s", self._error_pause)
             return None
+
+    async def _hold_owner(self) -> None:
+        try:
+            await self._deliver.hold_owner()
+        except Exception:
+            logger.exception("the outbox could not mark this relay alive; its leases will only run out")
+
+    async def _release_dead_owners(self) -> None:
+        self._next_owner_check = self._monotonic() + DEAD_OWNERS_EVERY
+        try:
+            released = await self._deliver.release_dead_owners()
+        except Exception:
+            logger.exception("looking for dead relays' leases failed; the next look tries again")
+            return
+        if released:
+            logger.info("released %d events leased to relays that died", released)
 
     async def _sleep_unless_woken(self, seconds: float) -> None:
         try:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import machine
+import outbox_postgres
 import report
 from buses import DrainSink, private_nats, rabbitmq_queue
 from cookies import mint_cookies
@@ -805,6 +806,9 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "drain-rabbitmq": Scenario(
         "relay drain into RabbitMQ", lambda bench, name: bench.drain(name, rabbitmq_queue)
+    ),
+    "outbox-postgres": Scenario(
+        "outbox in PostgreSQL (private cluster), defaults", lambda bench, _: outbox_postgres.measure(bench)
     ),
 }
 """Every scenario, in the order they run (each ceiling before the rows compared with it)."""

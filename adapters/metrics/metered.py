@@ -136,6 +136,12 @@ class MeteredOutbox:
             self._failed.inc(len(event_ids))
             self._dead_lettered.inc(len(event_ids))
 
+    async def hold_owner(self, owner: str) -> None:
+        await self._inner.hold_owner(owner)
+
+    async def release_dead_owners(self) -> int:
+        return await self._inner.release_dead_owners()
+
 
 class DeliveryPauses:
     """Counts the relay's pauses for a failing bus by cause: the relay's ``on_pause``.

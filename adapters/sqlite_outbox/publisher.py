@@ -1,9 +1,15 @@
 """The event bus the use case sees in outbox mode: publishing is appending to the outbox."""
 
 from collections.abc import Sequence
+from typing import Protocol
 
-from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.event import UserEvent
+
+
+class AppendingStore(Protocol):
+    """An outbox store, SQLite or PostgreSQL: ``append`` returns once the events are committed."""
+
+    async def append(self, events: Sequence[UserEvent]) -> list[str]: ...
 
 
 class OutboxPublisher:
@@ -13,7 +19,7 @@ class OutboxPublisher:
     and one that comes back with another request raises ``IdempotencyKeyReused``.
     """
 
-    def __init__(self, store: SqliteOutboxStore) -> None:
+    def __init__(self, store: AppendingStore) -> None:
         self._append = store.append
 
     async def publish(self, events: Sequence[UserEvent]) -> list[str]:

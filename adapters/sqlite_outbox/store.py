@@ -312,6 +312,13 @@ class SqliteOutboxStore:
 
         await self._writes.call(bury)
 
+    async def hold_owner(self, owner: str) -> None:
+        """No owner is tracked yet: a dead owner's leases run out by themselves."""
+
+    async def release_dead_owners(self) -> int:
+        """No owner can be known dead yet (see ``hold_owner``): nothing is released."""
+        return 0
+
     async def probe(self) -> str | None:
         """Ready when a write commits: a full disk or a read-only volume shows here first."""
 

@@ -7,8 +7,10 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from adapters.postgres_outbox.settings import describe_url
 from entrypoints.composition.environment import ConfigError, every_variable, read_settings
 from entrypoints.composition.reachability import bus_problem, check_reachable
+from entrypoints.composition.settings import Settings
 from entrypoints.composition.startup_checks import check_can_publish, check_can_serve
 
 HIDDEN = "(set, hidden)"
@@ -39,6 +41,16 @@ def run_check_config(arguments: argparse.Namespace, environ: Mapping[str, str]) 
         print(configuration_table(), file=sys.stdout)
         return 0
     return check_config(environ, as_json=arguments.json, out=sys.stdout)
+
+
+def outbox_in_use(settings: Settings) -> str | None:
+    """The store that keeps accepted events, as safe to show (a PostgreSQL URL's password never is)."""
+    if settings.outbox_store == "postgresql":
+        postgres = settings.outbox_postgres
+        return f"PostgreSQL at {describe_url(postgres.url)}, schema {postgres.schema}"
+    if settings.outbox_store == "sqlite":
+        return f"SQLite file {settings.outbox.path}"
+    return None
 
 
 def configuration_table() -> str:
@@ -74,9 +86,11 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
     rows = describe(environ)
     bus: str | None = None
     sessions: str | None = None
+    outbox: str | None = None
     try:
         settings = read_settings(environ)
         sessions = SESSION_SOURCES[settings.session_source]
+        outbox = outbox_in_use(settings)
         check_can_serve(settings)
         check_can_publish(settings)
         asyncio.run(check_reachable(settings))
@@ -90,6 +104,7 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
             "valid": problem is None,
             "problem": problem,
             "sessions": sessions,
+            "outbox": outbox,
             "event_bus": bus,
             "variables": rows,
         }
@@ -100,6 +115,8 @@ def check_config(environ: Mapping[str, str], *, as_json: bool, out: TextIO) -> i
             print(f"{row['variable']:<{width}}  {row['value'] or '-'}  ({row['source']})", file=out)
         if sessions is not None:
             print(f"sessions: {sessions}", file=out)
+        if outbox is not None:
+            print(f"outbox: {outbox}", file=out)
         if bus is not None:
             print(f"event bus: {bus}", file=out)
         print(

@@ -21,6 +21,7 @@ from adapters.metrics import DeliveryPauses, MeteredEventBus, MeteredOutbox, Met
 from adapters.nats_bus import open_nats_bus
 from adapters.nextauth import NextAuthSession
 from adapters.nextauth_db import DatabaseSession
+from adapters.postgres_outbox.store import open_postgres_outbox
 from adapters.rabbitmq_bus import open_rabbitmq_bus
 from adapters.rate_limit import InMemoryRateLimiter, open_redis_rate_limiter
 from adapters.sqlite_outbox.publisher import OutboxPublisher
@@ -28,6 +29,7 @@ from adapters.sqlite_outbox.store import open_outbox_store
 from application.bus_outage import ProbeSchedule
 from application.check_readiness import CheckReadiness
 from application.deliver_outbox_events import DeliverOutboxEvents, RetrySchedule
+from application.ports import ReadinessProbe
 from application.rate_policy import RatePolicy
 from application.record_user_event import RecordUserEvent
 from application.relay import OutboxRelay
@@ -54,6 +56,12 @@ def relay_probes(interval: float, retry_cap: float) -> ProbeSchedule:
     """Probes of a failing bus from a tenth of ``interval`` apart up to ``interval``, honouring a
     ``Retry-After`` up to ``retry_cap``."""
     return ProbeSchedule(first=interval / 10, cap=interval, max_retry_after=retry_cap)
+
+
+def outbox_probes(store: str, **probes: ReadinessProbe | None) -> dict[str, ReadinessProbe | None]:
+    """The readiness checks of outbox mode, the outbox's named by its store (``outbox.postgresql``)."""
+    outbox = probes.pop("outbox")
+    return {f"outbox.{store}": outbox, **probes}
 
 
 class Container(containers.DeclarativeContainer):
@@ -98,8 +106,16 @@ class Container(containers.DeclarativeContainer):
     )
 
     outbox = providers.Selector(
-        settings.provided.delivery.mode,
-        outbox=providers.Resource(open_outbox_store, settings.provided.outbox),
+        settings.provided.outbox_store,
+        sqlite=providers.Resource(open_outbox_store, settings.provided.outbox),
+        postgresql=providers.Resource(
+            open_postgres_outbox,
+            settings.provided.outbox_postgres,
+            max_events=settings.provided.outbox.max_events,
+            max_bytes=settings.provided.outbox.max_bytes,
+            retention_seconds=settings.provided.outbox.retention_seconds,
+            keep_delivered=settings.provided.outbox.keep_delivered,
+        ),
     )
     """The store of accepted events, in outbox mode: the relay's, the CLI's and the metrics'."""
 
@@ -197,7 +213,14 @@ class Container(containers.DeclarativeContainer):
     readiness = providers.Selector(
         settings.provided.delivery.mode,
         outbox=providers.Factory(
-            CheckReadiness, providers.Dict(outbox=outbox, relay=relay, session_store=session_store)
+            CheckReadiness,
+            providers.Callable(
+                outbox_probes,
+                settings.provided.outbox_store,
+                outbox=outbox,
+                relay=relay,
+                session_store=session_store,
+            ),
         ),
         direct=providers.Factory(
             CheckReadiness, providers.Dict(event_bus=publisher, session_store=session_store)

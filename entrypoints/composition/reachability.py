@@ -7,9 +7,14 @@ Redis answer. ``check-config`` also asks the bus, whose absence no command refus
 
 import sqlite3
 
+import asyncpg
+
 from adapters.metrics import MeteredEventBus
 from adapters.nats_bus import NatsConfigError
 from adapters.nextauth_db import SessionStoreMisconfigured
+from adapters.postgres_outbox.schema import SchemaTooNew
+from adapters.postgres_outbox.settings import describe_url
+from adapters.postgres_outbox.store import PostgresOutboxStore
 from adapters.rabbitmq_bus import RabbitmqConfigError
 from adapters.rate_limit import RedisUnreachable
 from adapters.sqlite_outbox.store import SqliteOutboxStore
@@ -20,17 +25,31 @@ from entrypoints.composition.resolving import resolve
 from entrypoints.composition.settings import Settings
 
 
-async def open_outbox(container: Container) -> SqliteOutboxStore:
+async def open_outbox(container: Container) -> SqliteOutboxStore | PostgresOutboxStore:
     """The configured outbox; ``ConfigError`` naming the variable when there is none or it cannot be opened."""
     settings = container.settings()
     if settings.delivery.mode != "outbox":
         raise ConfigError("EVENTGATE_DELIVERY=direct keeps no outbox")
     try:
         return await resolve(container.outbox)
-    except (OSError, sqlite3.Error) as error:
+    except (
+        OSError,
+        sqlite3.Error,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        SchemaTooNew,
+        TimeoutError,
+    ) as error:
         raise ConfigError(
-            f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: the outbox cannot be opened: {error}"
+            f"{outbox_variable(settings)} cannot be used: the outbox cannot be opened: {error}"
         ) from None
+
+
+def outbox_variable(settings: Settings) -> str:
+    """The variable that names the outbox in use, as safe to show: a PostgreSQL URL without its password."""
+    if settings.outbox_store == "postgresql":
+        return f"EVENTGATE_OUTBOX_URL=postgresql://{describe_url(settings.outbox_postgres.url)}"
+    return f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r}"
 
 
 async def check_reachable(settings: Settings) -> None:
@@ -42,7 +61,7 @@ async def check_reachable(settings: Settings) -> None:
         if settings.delivery.mode == "outbox":
             reason = await (await open_outbox(container)).probe()
             if reason is not None:
-                raise ConfigError(f"EVENTGATE_OUTBOX_PATH={settings.outbox.path!r} cannot be used: {reason}")
+                raise ConfigError(f"{outbox_variable(settings)} cannot be used: {reason}")
         try:
             await resolve(container.rate_policy)
         except RedisUnreachable as error:

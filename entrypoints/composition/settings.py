@@ -17,6 +17,7 @@ from adapters.metrics.settings import MetricsSettings
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nextauth.settings import NextAuthSettings
 from adapters.nextauth_db.settings import DatabaseSessionSettings
+from adapters.postgres_outbox.settings import PostgresOutboxSettings
 from adapters.rabbitmq_bus.settings import RabbitmqSettings
 from adapters.rate_limit.settings import RateLimitSettings
 from adapters.setting_types import Count, PositiveSeconds, Seconds
@@ -273,6 +274,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rabbitmq: RabbitmqSettings = RabbitmqSettings()
     delivery: DeliverySettings = DeliverySettings()
     outbox: OutboxSettings = OutboxSettings()
+    outbox_postgres: PostgresOutboxSettings = PostgresOutboxSettings()
     relay: RelaySettings = RelaySettings()
     events: EventSettings = EventSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
@@ -295,6 +297,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.session.backend == "memory":
             return "memory"
         return self.nextauth_database.strategy
+
+    @property
+    def outbox_store(self) -> Literal["sqlite", "postgresql", "none"]:
+        """Which store keeps accepted events: the PostgreSQL outbox when its URL is set, else the SQLite file."""
+        if self.delivery.mode != "outbox":
+            return "none"
+        return "postgresql" if self.outbox_postgres.url else "sqlite"
 
     @property
     def relay_here(self) -> Literal["on", "off"]:

@@ -45,7 +45,7 @@ async def test_readyz_in_outbox_mode_checks_the_outbox_and_the_relay(tmp_path: P
     response = await get({"EVENTGATE_OUTBOX_PATH": str(tmp_path / "o.sqlite3")}, "/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"outbox": "ok", "relay": "ok"}}
+    assert response.json() == {"status": "ready", "checks": {"outbox.sqlite": "ok", "relay": "ok"}}
 
 
 @pytest.mark.anyio
@@ -71,7 +71,7 @@ def test_readyz_names_an_outbox_that_cannot_be_written(outbox_folder: Path) -> N
         subprocess.run(["chattr", "-i", *files], check=True, timeout=30)
 
     assert response.status_code == 503
-    assert list(response.json()["checks"]) == ["outbox"]
+    assert list(response.json()["checks"]) == ["outbox.sqlite"]
     assert str(outbox_folder) not in response.text, "no path or other configuration is shown"
 
 

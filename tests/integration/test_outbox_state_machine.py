@@ -2,7 +2,8 @@
 
 Relays claim, deliver, fail, give up, crash and lose their leases; the store is closed and
 reopened as a restarted process would; and at any point everything acknowledged can still be
-drained to the bus, byte for byte.
+drained to the bus, byte for byte. Each store runs the very same model: SQLite in a fresh file,
+PostgreSQL in a fresh schema of the shared server.
 """
 
 import asyncio
@@ -12,16 +13,19 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.event_json import as_encoded
+from adapters.postgres_outbox.store import PostgresOutboxStore
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.ports import EncodedEvent
 from domain.errors import IdempotencyKeyReused
 from domain.event import UserEvent
+from tests.postgres_cluster import SHARED_URL, unique_schema
 
 T = TypeVar("T")
 LEASE_SECONDS = 30
@@ -46,10 +50,15 @@ class OutboxModel(RuleBasedStateMachine):
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)
 
-    def open_store(self) -> SqliteOutboxStore:
-        outbox = SqliteOutboxStore(self.path, clock_ms=lambda: self.now_ms, retention_seconds=10**9)
-        self.run(outbox.open())
-        return outbox
+    def open_store(self) -> SqliteOutboxStore | PostgresOutboxStore:
+        raise NotImplementedError
+
+    def stored_states(self) -> dict[str, str]:
+        """Each stored event's state, read beside the store."""
+        raise NotImplementedError
+
+    def forget_the_store(self) -> None:
+        """Remove what the store left behind."""
 
     def teardown(self) -> None:
         """Whatever happened, a relay given time delivers every acknowledged event, unaltered."""
@@ -62,6 +71,7 @@ class OutboxModel(RuleBasedStateMachine):
             assert self.received == self.acknowledged
         finally:
             self.run(self.outbox.close())
+            self.forget_the_store()
             self.loop.close()
             self.folder.cleanup()
 
@@ -148,11 +158,22 @@ class OutboxModel(RuleBasedStateMachine):
 
     @invariant()
     def every_acknowledged_event_is_stored_unaltered(self) -> None:
+        rows = self.stored_states()
+        assert rows.keys() == self.acknowledged.keys()
+        assert all(rows[event_id] == "delivered" for event_id in self.received)
+
+
+class SqliteOutboxModel(OutboxModel):
+    def open_store(self) -> SqliteOutboxStore:
+        outbox = SqliteOutboxStore(self.path, clock_ms=lambda: self.now_ms, retention_seconds=10**9)
+        self.run(outbox.open())
+        return outbox
+
+    def stored_states(self) -> dict[str, str]:
         with sqlite3.connect(self.path) as reader:
             rows = dict(reader.execute("SELECT id, state FROM outbox").fetchall())
         reader.close()
-        assert rows.keys() == self.acknowledged.keys()
-        assert all(rows[event_id] == "delivered" for event_id in self.received)
+        return rows
 
     @invariant()
     def the_totals_count_the_undelivered_events_and_their_bytes(self) -> None:
@@ -165,5 +186,28 @@ class OutboxModel(RuleBasedStateMachine):
         assert totals == counted
 
 
-OutboxModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
-test_outbox_state_machine = OutboxModel.TestCase
+class PostgresOutboxModel(OutboxModel):
+    def open_store(self) -> PostgresOutboxStore:
+        if not hasattr(self, "schema"):
+            self.schema = unique_schema()
+            self.reader: asyncpg.Connection = self.run(asyncpg.connect(SHARED_URL))
+        outbox = PostgresOutboxStore(
+            SHARED_URL, schema=self.schema, clock_ms=lambda: self.now_ms, retention_seconds=10**9, pool_size=2
+        )
+        self.run(outbox.open())
+        return outbox
+
+    def stored_states(self) -> dict[str, str]:
+        rows = self.run(self.reader.fetch(f"SELECT id, state FROM {self.schema}.outbox"))  # noqa: S608
+        return {row["id"]: row["state"] for row in rows}
+
+    def forget_the_store(self) -> None:
+        self.run(self.reader.execute(f"DROP SCHEMA {self.schema} CASCADE"))
+        self.run(self.reader.close())
+
+
+SqliteOutboxModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+test_sqlite_outbox_state_machine = SqliteOutboxModel.TestCase
+
+PostgresOutboxModel.TestCase.settings = settings(max_examples=20, stateful_step_count=40, deadline=None)
+test_postgres_outbox_state_machine = PostgresOutboxModel.TestCase

@@ -52,6 +52,13 @@ class RecordingOutbox:
     async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
         self.calls.append(("dead_letter", owner, list(event_ids), reason))
 
+    async def hold_owner(self, owner: str) -> None:
+        self.calls.append(("hold_owner", owner))
+
+    async def release_dead_owners(self) -> int:
+        self.calls.append(("release_dead_owners",))
+        return 0
+
 
 class ExplodingBus:
     """A bus with a bug: it raises what no bus should."""
@@ -262,3 +269,14 @@ def test_pauses_are_counted_by_the_slug_of_their_cause_and_beyond_the_limit_as_o
     assert value(registry, name, backend="inngest", cause="event-key-rejected") == 2
     assert value(registry, name, backend="inngest", cause="bus-unavailable") == 1
     assert value(registry, name, backend="inngest", cause="other") == 2
+
+
+async def test_the_owners_calls_pass_through_uncounted() -> None:
+    inner = RecordingOutbox()
+    registry = CollectorRegistry()
+    outbox = MeteredOutbox(inner, Metrics(registry), "memory")
+
+    await outbox.hold_owner("relay")
+    assert await outbox.release_dead_owners() == 0
+
+    assert inner.calls == [("hold_owner", "relay"), ("release_dead_owners",)]

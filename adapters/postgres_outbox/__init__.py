@@ -1,0 +1,1 @@
+"""The outbox in a PostgreSQL database that any number of eventgate instances share."""

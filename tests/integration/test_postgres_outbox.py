@@ -1,0 +1,224 @@
+"""What only the PostgreSQL outbox has: migrations taken in turn, group commit in one transaction,
+wake-ups across instances, owners' locks, and every database failure answered as unavailable."""
+
+# ruff: noqa: S608  statements name the test's own schema
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from adapters.event_json import as_encoded
+from adapters.postgres_outbox.schema import SCHEMA_VERSION, SchemaTooNew
+from adapters.postgres_outbox.store import PostgresOutboxStore
+from domain.errors import IdempotencyKeyReused, OutboxUnavailable
+from domain.event import UserEvent
+from tests.faults.tcp_proxy import TcpFaultProxy
+from tests.postgres_cluster import SHARED_URL, fresh_schema
+
+pytestmark = pytest.mark.anyio
+
+
+def event(n: int) -> UserEvent:
+    return UserEvent(name="app/test", data={"payload": n}, id=f"event-{n}", ts=n)
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    async with fresh_schema() as name:
+        yield name
+
+
+async def fetch_value(query: str) -> object:
+    connection = await asyncpg.connect(SHARED_URL)
+    try:
+        return await connection.fetchval(query)
+    finally:
+        await connection.close()
+
+
+async def test_ten_instances_starting_at_once_create_the_schema_once(schema: str) -> None:
+    stores = [PostgresOutboxStore(SHARED_URL, schema=schema, pool_size=1) for _ in range(10)]
+
+    await asyncio.gather(*(store.open() for store in stores))
+    await stores[3].append([event(1)])
+    pending = [(await store.status()).pending for store in stores]
+    await asyncio.gather(*(store.close() for store in stores))
+
+    assert pending == [1] * 10
+    assert await fetch_value(f"SELECT count(*) FROM {schema}.schema_version") == 1
+    assert await fetch_value(f"SELECT version FROM {schema}.schema_version") == SCHEMA_VERSION
+
+
+async def test_refuses_a_schema_written_by_a_newer_eventgate(schema: str) -> None:
+    first = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await first.open()
+    await first.close()
+    await fetch_value(f"UPDATE {schema}.schema_version SET version = {SCHEMA_VERSION + 1} RETURNING 1")
+
+    with pytest.raises(SchemaTooNew):
+        await PostgresOutboxStore(SHARED_URL, schema=schema).open()
+
+
+async def test_concurrent_appends_share_transactions(schema: str) -> None:
+    store = PostgresOutboxStore(SHARED_URL, schema=schema, pool_size=2)
+    await store.open()
+    await asyncio.gather(*(store.append([event(n)]) for n in range(300)))
+    await store.close()
+
+    transactions = await fetch_value(f"SELECT count(DISTINCT xmin::text) FROM {schema}.outbox")
+    assert isinstance(transactions, int)
+    assert transactions < 30, "rows written by one transaction share their xmin"
+
+
+async def test_an_append_of_another_instance_wakes_this_one(schema: str) -> None:
+    listening = PostgresOutboxStore(SHARED_URL, schema=schema)
+    appending = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await listening.open()
+    await appending.open()
+    woken = asyncio.Event()
+    listening.on_append(woken.set)
+    woken.clear()  # opening rings once, for what was appended while nobody listened
+
+    await appending.append([event(1)])
+    try:
+        await asyncio.wait_for(woken.wait(), 10)
+    finally:
+        await appending.close()
+        await listening.close()
+
+
+async def test_behind_a_transaction_pooler_no_owner_is_judged_dead(schema: str) -> None:
+    pooled = PostgresOutboxStore(SHARED_URL, schema=schema, listen=False)
+    await pooled.open()
+    await pooled.hold_owner("relay-a")
+    await pooled.append([event(1)])
+    await pooled.claim("relay-a", 10, 30)
+
+    released = await pooled.release_dead_owners()
+    status = await pooled.status()
+    await pooled.close()
+
+    assert (released, status.pending) == (0, 1)
+
+
+async def test_an_owner_is_alive_again_once_its_connection_comes_back(schema: str) -> None:
+    with TcpFaultProxy("127.0.0.1", 5432) as proxy:
+        owner = PostgresOutboxStore(f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres", schema=schema)
+        other = PostgresOutboxStore(SHARED_URL, schema=schema)
+        await owner.open()
+        await other.open()
+        await owner.hold_owner("relay-a")
+        await other.append([event(1)])
+        await other.claim("relay-a", 10, 30)
+        proxy.cut()
+        await asyncio.sleep(3)  # the owner's session reconnects a second after the cut
+
+        released = await other.release_dead_owners()
+        await other.close()
+        await owner.close()
+
+    assert released == 0
+
+
+async def test_a_database_out_of_reach_answers_unavailable_and_stores_nothing(schema: str) -> None:
+    with TcpFaultProxy("127.0.0.1", 5432) as proxy:
+        store = PostgresOutboxStore(
+            f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres", schema=schema, timeout=1.0
+        )
+        await store.open()
+        proxy.refuse()
+        with pytest.raises(OutboxUnavailable) as refused:
+            await store.append([event(1)])
+        reason = await store.probe()
+        proxy.black_hole()
+        with pytest.raises(OutboxUnavailable):
+            await store.append([event(2)])
+        proxy.forward()
+        await store.append([event(3)])
+        status = await store.status()
+        await store.close()
+
+    assert refused.value.retry_after is not None
+    assert reason is not None
+    assert status.pending == 1
+
+
+async def test_a_read_only_database_answers_unavailable(schema: str) -> None:
+    """A standby, or a database put in read-only mode: its tables are there, but nothing is written."""
+    writable = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await writable.open()
+    await writable.close()
+    read_only = PostgresOutboxStore(f"{SHARED_URL}?default_transaction_read_only=on", schema=schema)
+    await read_only.open()
+
+    with pytest.raises(OutboxUnavailable, match="ReadOnly"):
+        await read_only.append([event(1)])
+    reason = await read_only.probe()
+    await read_only.close()
+
+    assert reason is not None
+
+
+async def test_two_instances_storing_one_id_for_two_requests_at_once_keep_exactly_one(schema: str) -> None:
+    first = PostgresOutboxStore(SHARED_URL, schema=schema)
+    second = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await first.open()
+    await second.open()
+    outcomes: dict[int, list[object]] = {}
+    for n in range(30):
+        requests = [
+            UserEvent(name="app/test", data={"payload": side}, id=f"event-{n}", ts=n) for side in ("a", "b")
+        ]
+        answered = await asyncio.gather(
+            first.append([requests[0]]), second.append([requests[1]]), return_exceptions=True
+        )
+        outcomes[n] = [
+            answer if isinstance(answer, BaseException) else requests[side]
+            for side, answer in enumerate(answered)
+        ]
+    claimed = {item.event.id: item.event for item in await first.claim("relay", 100, 30)}
+    await first.close()
+    await second.close()
+
+    for n, (a, b) in outcomes.items():
+        stored = [answer for answer in (a, b) if isinstance(answer, UserEvent)]
+        assert len(stored) == 1, (
+            f"event-{n}: exactly one request is acknowledged, the other refused: {a!r} {b!r}"
+        )
+        assert all(
+            isinstance(answer, UserEvent | IdempotencyKeyReused | OutboxUnavailable) for answer in (a, b)
+        )
+        assert claimed[f"event-{n}"] == as_encoded(stored[0])
+
+
+@pytest.mark.parametrize("request_events", [[1], [2, 1]], ids=["one event", "two events"])
+async def test_an_id_stored_by_another_instance_between_the_read_and_the_insert_stores_nothing_of_the_request(
+    schema: str, request_events: list[int]
+) -> None:
+    """The other instance's insert is held uncommitted until ours waits on it, then committed."""
+    store = PostgresOutboxStore(SHARED_URL, schema=schema)
+    await store.open()
+    other = await asyncpg.connect(SHARED_URL)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(
+            f"INSERT INTO {schema}.outbox (id, request_hash, body, size, accepted_at, not_before)"
+            " VALUES ('event-1', $1, '{}', 2, 0, 0)",
+            b"another request.",
+        )
+        append = asyncio.ensure_future(store.append([event(n) for n in request_events]))
+        await asyncio.sleep(0.5)
+        await transaction.commit()
+        with pytest.raises(OutboxUnavailable):
+            await append
+        with pytest.raises(IdempotencyKeyReused):
+            await store.append([event(n) for n in request_events])
+        stored = await other.fetchval(f"SELECT count(*) FROM {schema}.outbox")
+    finally:
+        await other.close()
+        await store.close()
+
+    assert stored == 1, "only the other instance's event"
