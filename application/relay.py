@@ -19,6 +19,10 @@ TRUST_BUS_PROBE_FOR = 10
 """Failed probes of the bus's own in a row that hold real batches back; then a batch goes all the same,
 should that probe be wrong."""
 
+DEAD_OWNERS_EVERY = 2.0
+"""Seconds between two looks for relays that died holding leases: their events move again within
+about this long, without a restart."""
+
 
 class OutboxRelay:
     """Runs ``DeliverOutboxEvents`` in a loop, and waits for the bus, not for the events, when it fails.
@@ -36,6 +40,10 @@ class OutboxRelay:
     first batch the bus takes (or judges) ends the outage, and everything due goes at full speed;
     ``on_pause`` counts each outage by its cause. The relay counts as stuck when no turn began for
     ``stuck_after`` seconds, longer than any wait or publish lasts.
+
+    Before its first claim the relay marks itself alive in the outbox and releases the leases of
+    relays known dead (a previous run of this process, killed); then it looks again every
+    ``dead_owners_every`` seconds, at the start of a turn, for siblings that died since.
     """
 
     def __init__(
@@ -49,6 +57,7 @@ class OutboxRelay:
         gather_interval: float = 0.0,
         error_pause: float = 1.0,
         stuck_after: float = 600.0,
+        dead_owners_every: float = DEAD_OWNERS_EVERY,
         monotonic: Callable[[], float] = time.monotonic,
         unit_random: Callable[[], float] = random.random,
     ) -> None:
@@ -65,6 +74,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._last_turn = monotonic()
+        self._dead_owners_every = dead_owners_every
+        self._next_dead_owners = self._last_turn
 
     def wake(self) -> None:
         """New events are waiting: deliver now rather than at the next poll."""
@@ -76,8 +87,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Deliver until ``stop`` is called."""
+        await self._hold_ownership()
         while not self._stopping.is_set():
             self._last_turn = self._monotonic()
+            if self._last_turn >= self._next_dead_owners:
+                await self._release_dead_owners()
             if self._outage.failing and not await self._probe_when_due():
                 continue
             self._wake.clear()  # before the claim: an append during this turn still wakes the next
@@ -142,6 +156,22 @@ class OutboxRelay:
         self._held_back += 1
         self._outage.failed(EventBusUnavailable(reason), started)
         return False
+
+    async def _hold_ownership(self) -> None:
+        try:
+            await self._deliver.hold_ownership()
+        except Exception:
+            logger.exception("the relay could not mark itself alive; should it die, its leases run out")
+
+    async def _release_dead_owners(self) -> None:
+        self._next_dead_owners = self._monotonic() + self._dead_owners_every
+        try:
+            released = await self._deliver.release_dead_owners()
+        except Exception as error:
+            logger.warning("looking for relays that died failed (%r); the next look tries again", error)
+            return
+        if released:
+            logger.warning("released %d events leased by relays that died; delivering them now", released)
 
     async def _deliver_safely(self) -> BatchOutcome | None:
         """The batch's outcome; ``None`` when the relay itself failed (the outbox, most likely)."""
