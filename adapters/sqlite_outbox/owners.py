@@ -39,7 +39,10 @@ def owners_folder(outbox: Path) -> Path:
 
 def lock_file_name(owner: str) -> str:
     """The owner's name, quoted so that any name is one safe file name (no ``/``, no leading dot)."""
-    return quote(owner, safe="") + LOCK_SUFFIX
+    quoted = quote(owner, safe="")
+    if quoted.startswith("."):
+        quoted = "%2E" + quoted[1:]
+    return quoted + LOCK_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
