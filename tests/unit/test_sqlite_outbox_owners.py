@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_outbox import owners
 from adapters.sqlite_outbox.owners import OwnerLocks, lock_file_name, owners_folder
 
 
@@ -38,7 +37,7 @@ def interleave_before_first_lock(monkeypatch: pytest.MonkeyPatch, step: Callable
             pending.pop()()
         real_flock(descriptor, operation)
 
-    monkeypatch.setattr(owners.fcntl, "flock", flock)
+    monkeypatch.setattr(fcntl, "flock", flock)
 
 
 def test_the_owners_folder_sits_beside_the_outbox(tmp_path: Path) -> None:
