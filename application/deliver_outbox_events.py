@@ -76,12 +76,12 @@ class DeliverOutboxEvents:
         self._schedule = schedule
         self._unit_random = unit_random
 
-    async def hold_owner(self) -> None:
-        """Tell the outbox this relay is alive, for as long as the outbox stays open."""
+    async def hold_ownership(self) -> None:
+        """Mark this relay alive in the outbox, so that should it die its leases are released at once."""
         await self._outbox.hold_owner(self._owner)
 
     async def release_dead_owners(self) -> int:
-        """Make the events leased to dead relays claimable now rather than when their leases run out."""
+        """Free the events of relays known dead now, rather than when their leases run out."""
         return await self._outbox.release_dead_owners()
 
     async def execute(self) -> BatchOutcome:

@@ -53,8 +53,21 @@ class OutboxPort(Protocol):
     """Durable storage of accepted events until a relay has handed them to the bus.
 
     A claim leases events to one owner for a while, so relays sharing the outbox never deliver the
-    same event at the same time; an expired lease makes the events claimable again.
+    same event at the same time; an expired lease makes the events claimable again. An owner that
+    holds its liveness mark has its leases released as soon as it is known dead, without waiting.
     """
+
+    async def hold_owner(self, owner: str) -> None:
+        """Mark ``owner`` alive while this store stays open (until ``close``, or this process's death)."""
+        ...
+
+    async def release_dead_owners(self) -> int:
+        """Release the leases of pending events of every owner known dead; returns how many.
+
+        An owner that never held its mark (an older version, or an unknown owner) keeps its leases
+        until they run out.
+        """
+        ...
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
         """Lease up to ``limit`` due events to ``owner``, oldest first, each as it was stored (encoded)."""
@@ -70,17 +83,6 @@ class OutboxPort(Protocol):
 
     async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
         """The bus refused these events for good: keep them, with the reason, for a person to look at."""
-        ...
-
-    async def hold_owner(self, owner: str) -> None:
-        """Mark ``owner`` alive while the store is open, so that no relay takes its leases meanwhile."""
-        ...
-
-    async def release_dead_owners(self) -> int:
-        """Release the pending leases of owners known to be dead, claimable at once; returns how many events.
-
-        An owner that cannot be known dead keeps its leases until they run out.
-        """
         ...
 
 

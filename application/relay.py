@@ -15,12 +15,13 @@ from domain.errors import EventBusUnavailable
 
 logger = logging.getLogger(__name__)
 
-DEAD_OWNERS_EVERY = 2.0
-"""Seconds between two looks for relays that died holding leases (and at start)."""
-
 TRUST_BUS_PROBE_FOR = 10
 """Failed probes of the bus's own in a row that hold real batches back; then a batch goes all the same,
 should that probe be wrong."""
+
+DEAD_OWNERS_EVERY = 2.0
+"""Seconds between two looks for relays that died holding leases: their events move again within
+about this long, without a restart."""
 
 
 class OutboxRelay:
@@ -39,6 +40,10 @@ class OutboxRelay:
     first batch the bus takes (or judges) ends the outage, and everything due goes at full speed;
     ``on_pause`` counts each outage by its cause. The relay counts as stuck when no turn began for
     ``stuck_after`` seconds, longer than any wait or publish lasts.
+
+    Before its first claim the relay marks itself alive in the outbox and releases the leases of
+    relays known dead (a previous run of this process, killed); then it looks again every
+    ``dead_owners_every`` seconds, at the start of a turn, for siblings that died since.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class OutboxRelay:
         gather_interval: float = 0.0,
         error_pause: float = 1.0,
         stuck_after: float = 600.0,
+        dead_owners_every: float = DEAD_OWNERS_EVERY,
         monotonic: Callable[[], float] = time.monotonic,
         unit_random: Callable[[], float] = random.random,
     ) -> None:
@@ -68,7 +74,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._last_turn = monotonic()
-        self._next_owner_check = 0.0
+        self._dead_owners_every = dead_owners_every
+        self._next_dead_owners = self._last_turn
 
     def wake(self) -> None:
         """New events are waiting: deliver now rather than at the next poll."""
@@ -80,10 +87,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Deliver until ``stop`` is called."""
-        await self._hold_owner()
+        await self._hold_ownership()
         while not self._stopping.is_set():
             self._last_turn = self._monotonic()
-            if self._last_turn >= self._next_owner_check:
+            if self._last_turn >= self._next_dead_owners:
                 await self._release_dead_owners()
             if self._outage.failing and not await self._probe_when_due():
                 continue
@@ -150,6 +157,22 @@ class OutboxRelay:
         self._outage.failed(EventBusUnavailable(reason), started)
         return False
 
+    async def _hold_ownership(self) -> None:
+        try:
+            await self._deliver.hold_ownership()
+        except Exception:
+            logger.exception("the relay could not mark itself alive; should it die, its leases run out")
+
+    async def _release_dead_owners(self) -> None:
+        self._next_dead_owners = self._monotonic() + self._dead_owners_every
+        try:
+            released = await self._deliver.release_dead_owners()
+        except Exception as error:
+            logger.warning("looking for relays that died failed (%r); the next look tries again", error)
+            return
+        if released:
+            logger.warning("released %d events leased by relays that died; delivering them now", released)
+
     async def _deliver_safely(self) -> BatchOutcome | None:
         """The batch's outcome; ``None`` when the relay itself failed (the outbox, most likely)."""
         try:
@@ -157,22 +180,6 @@ class OutboxRelay:
         except Exception:
             logger.exception("delivering a batch failed; the relay pauses %.1f s", self._error_pause)
             return None
-
-    async def _hold_owner(self) -> None:
-        try:
-            await self._deliver.hold_owner()
-        except Exception:
-            logger.exception("the outbox could not mark this relay alive; its leases will only run out")
-
-    async def _release_dead_owners(self) -> None:
-        self._next_owner_check = self._monotonic() + DEAD_OWNERS_EVERY
-        try:
-            released = await self._deliver.release_dead_owners()
-        except Exception:
-            logger.exception("looking for dead relays' leases failed; the next look tries again")
-            return
-        if released:
-            logger.info("released %d events leased to relays that died", released)
 
     async def _sleep_unless_woken(self, seconds: float) -> None:
         try:

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from adapters.event_json import as_encoded
-from application.ports import EncodedEvent
+from application.ports import ClaimedEvent, EncodedEvent
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 
@@ -34,6 +34,34 @@ class SelectiveEventBus:
             raise EventRejected(f"invalid event {poison[0]}")
         self.accepted.extend(events)
         return [event.id for event in events]
+
+
+class RecordingOutbox:
+    """An outbox that only notes each call made to it, and claims what it was given."""
+
+    def __init__(self, claimable: Sequence[ClaimedEvent] = ()) -> None:
+        self.claimable = list(claimable)
+        self.calls: list[tuple[object, ...]] = []
+
+    async def hold_owner(self, owner: str) -> None:
+        self.calls.append(("hold_owner", owner))
+
+    async def release_dead_owners(self) -> int:
+        self.calls.append(("release_dead_owners",))
+        return 0
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
+        self.calls.append(("claim", owner, limit, lease_seconds))
+        return self.claimable[:limit]
+
+    async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
+        self.calls.append(("mark_delivered", owner, list(event_ids)))
+
+    async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
+        self.calls.append(("retry_later", owner, list(event_ids), delay, error))
+
+    async def dead_letter(self, owner: str, event_ids: Sequence[str], reason: str) -> None:
+        self.calls.append(("dead_letter", owner, list(event_ids), reason))
 
 
 class ManualMillisecondClock:

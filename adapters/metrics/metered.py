@@ -115,6 +115,12 @@ class MeteredOutbox:
         self._dead_lettered = metrics.events_dead_lettered.labels(backend=backend)
         self._first_attempts: set[str] = set()
 
+    async def hold_owner(self, owner: str) -> None:
+        await self._inner.hold_owner(owner)
+
+    async def release_dead_owners(self) -> int:
+        return await self._inner.release_dead_owners()
+
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedEvent]:
         claimed = await self._inner.claim(owner, limit, lease_seconds)
         self._first_attempts = {item.event.id for item in claimed if item.attempts == 0}
@@ -135,12 +141,6 @@ class MeteredOutbox:
         if event_ids:
             self._failed.inc(len(event_ids))
             self._dead_lettered.inc(len(event_ids))
-
-    async def hold_owner(self, owner: str) -> None:
-        await self._inner.hold_owner(owner)
-
-    async def release_dead_owners(self) -> int:
-        return await self._inner.release_dead_owners()
 
 
 class DeliveryPauses:

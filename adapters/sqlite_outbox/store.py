@@ -42,6 +42,7 @@ from pathlib import Path
 from adapters.event_json import decode_event, encode_event, read_encoded, request_fingerprint
 from adapters.sqlite_outbox.files import make_private
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
+from adapters.sqlite_outbox.owners import OwnerLocks, owners_folder
 from adapters.sqlite_outbox.schema import SyncMode, connect
 from adapters.sqlite_outbox.settings import OutboxSettings
 from adapters.sqlite_outbox.worker import SqliteWorker, WorkerStopped
@@ -109,6 +110,7 @@ class SqliteOutboxStore:
         self._writes: InlineWriter[list[_Row]] | SqliteWorker[list[_Row]] = self._inline or self._worker
         self._purge: asyncio.Task[None] | None = None
         self._hand_off: _HandOff | None = None
+        self._owners = OwnerLocks(owners_folder(self._path))
 
     async def open(self) -> None:
         """Create the file (and its folder) if needed; raises ``sqlite3.Error`` or ``OSError`` if unusable."""
@@ -127,6 +129,7 @@ class SqliteOutboxStore:
         if self._inline is not None:
             await self._inline.close()
         await self._worker.stop()
+        self._owners.release_all()
 
     def hand_off_to(self, owner: str, lease_seconds: float, capacity: int) -> None:
         """Lease what this process accepts to its relay ``owner`` as it is written, and keep it in memory.
@@ -257,6 +260,39 @@ class SqliteOutboxStore:
         with contextlib.suppress(sqlite3.Error, WorkerStopped):  # else the leases run out by themselves
             await self._writes.call(release)
 
+    async def hold_owner(self, owner: str) -> None:
+        """Mark ``owner`` alive until ``close`` or this process's death: a lock on a file of its own."""
+        await self._worker.call(lambda _: self._owners.hold(owner))
+
+    async def release_dead_owners(self) -> int:
+        """Make the pending events of every dead owner claimable at once; returns how many.
+
+        An owner is known dead when its lock file can be locked (``owners.py``). Each one's leases
+        are released in a transaction of their own, and only then is its lock file removed: should
+        the release fail, the next call finds the owner dead again. Owners without a lock file are
+        left to their leases.
+        """
+
+        def release(connection: sqlite3.Connection) -> int:
+            released = 0
+            dead = self._owners.dead_owners()
+            try:
+                while dead:
+                    with _write_transaction(connection):
+                        released += connection.execute(
+                            "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE seq IN ("
+                            " SELECT seq FROM outbox INDEXED BY outbox_pending"
+                            " WHERE state = 'pending' AND lease_owner = ?)",
+                            (dead[0].name,),
+                        ).rowcount
+                    self._owners.forget(dead.pop(0))
+            finally:
+                for owner in dead:
+                    self._owners.let_go(owner)
+            return released
+
+        return await self._worker.call(release)
+
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event.
 
@@ -311,13 +347,6 @@ class SqliteOutboxStore:
                 )
 
         await self._writes.call(bury)
-
-    async def hold_owner(self, owner: str) -> None:
-        """No owner is tracked yet: a dead owner's leases run out by themselves."""
-
-    async def release_dead_owners(self) -> int:
-        """No owner can be known dead yet (see ``hold_owner``): nothing is released."""
-        return 0
 
     async def probe(self) -> str | None:
         """Ready when a write commits: a full disk or a read-only volume shows here first."""

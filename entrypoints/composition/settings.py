@@ -188,7 +188,8 @@ class RelaySettings(msgspec.Struct, frozen=True, kw_only=True):
         PositiveSeconds,
         Meta(
             description="Seconds a relay holds the events it is delivering; after a crash they are "
-            "delivered again once it runs out. Must exceed `EVENTGATE_INNGEST_PUBLISH_DEADLINE`."
+            "delivered again once it runs out, unless the relay is known dead sooner (see Delivery). "
+            "Must exceed `EVENTGATE_INNGEST_PUBLISH_DEADLINE`."
         ),
     ] = msgspec.field(default=60.0, name="EVENTGATE_RELAY_LEASE")
     retry_cap: Annotated[

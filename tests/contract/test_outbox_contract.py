@@ -20,19 +20,6 @@ from tests.fakes import ManualMillisecondClock
 
 pytestmark = pytest.mark.anyio
 
-NOT_YET_IN_SQLITE = pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True, reason="the SQLite store gains it on another branch; drop this mark once merged"
-            ),
-        ),
-        "postgresql",
-    ],
-)
-
 
 def event(n: int, payload: str = "") -> UserEvent:
     return UserEvent(name="app/test", data={"user": {"id": "u"}, "payload": payload}, id=f"event-{n}", ts=n)
@@ -304,7 +291,6 @@ async def test_delivered_events_keep_their_bodies_when_asked_to(
     assert await make_store.body("event-1") is not None
 
 
-@NOT_YET_IN_SQLITE
 async def test_the_leases_of_a_dead_owner_are_released_at_once(
     make_store: Stores,
 ) -> None:

@@ -76,7 +76,9 @@ class Run:
     record: BusRecord
     load: LoadResult
     killed_at: float | None = None
-    """When the service was killed, in wall-clock seconds."""
+    """When the killed service was dead and reaped, in wall-clock seconds: it sent nothing after, and
+    the bus had the time to take what it sent before (stamped before the kill, a batch sent while
+    the kill was under way would look sent after it)."""
 
 
 def run_load(
@@ -97,8 +99,8 @@ def run_load(
                 )
                 if kill_at is not None:
                     await asyncio.sleep(kill_at - (time.monotonic() - bus_started))
-                    killed_at.append(time.time())
                     await asyncio.to_thread(service.kill)
+                    killed_at.append(time.time())
                     await asyncio.to_thread(service.start)
                 return await paced
 
