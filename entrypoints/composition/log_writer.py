@@ -119,7 +119,7 @@ class LineWriter:
                 self.dropped += 1
                 self._unreported_drops += 1
         if closed:
-            self._write_lines([line])
+            self._count_refused(self._write_lines([line]))
         else:
             on_drop(1)
 
@@ -133,7 +133,7 @@ class LineWriter:
                 self._lines_queued += 1
                 self._wait_until_written(self._lines_queued, self._urgent_wait)
         if closed:
-            self._write_lines([line])
+            self._count_refused(self._write_lines([line]))
 
     def flush(self, timeout: float) -> bool:
         """Write everything queued now; whether it was written within ``timeout`` seconds."""
@@ -165,8 +165,8 @@ class LineWriter:
                 closing = self._closing
                 warning = self._take_drop_warning() if self._drop_warning_due() or closing else None
             if warning is not None:
-                self._write_lines([warning])
-            self._write_lines(lines)
+                self._write_lines([warning])  # refused, it is not itself reported: it would be refused too
+            self._count_refused(self._write_lines(lines))
             with self._lock:
                 self._lines_done += len(lines)
                 self._written.notify_all()
@@ -194,15 +194,16 @@ class LineWriter:
         self._last_drop_warning = self._clock()
         return self._drop_warning(count)
 
-    def _write_lines(self, lines: list[bytes]) -> None:
+    def _write_lines(self, lines: list[bytes]) -> int:
+        """Write ``lines``; the number of them the descriptor refused (its reader gone, a full disk)."""
         written = 0
         for chunk, count in whole_line_chunks(lines, self._chunk_bytes):
             try:
                 self._write_all(chunk)
             except OSError:
-                self._count_refused(len(lines) - written)
-                return
+                return len(lines) - written
             written += count
+        return 0
 
     def _write_all(self, chunk: bytes) -> None:
         view = memoryview(chunk)
@@ -213,7 +214,9 @@ class LineWriter:
                 select.select([], [self._fd], [])
 
     def _count_refused(self, count: int) -> None:
-        """The descriptor refused a write (its reader gone, a full disk): ``count`` lines are dropped."""
+        """``count`` lines the descriptor refused are dropped: counted, and reported when it writes again."""
+        if not count:
+            return
         with self._lock:
             self.dropped += count
             self._unreported_drops += count

@@ -146,16 +146,18 @@ class LineHandler(logging.Handler):
     """Each record as one line (or, for a console traceback, one group of lines) through ``writer``:
     warnings and errors at once, info and debug soon; ``writes_json`` tells which formatter it has."""
 
-    def __init__(self, fd: int, formatter: logging.Formatter) -> None:
+    def __init__(
+        self, fd: int, formatter: logging.Formatter, *, gather_seconds: float = GATHER_SECONDS
+    ) -> None:
         super().__init__()
         self.setFormatter(formatter)
         self.writes_json = isinstance(formatter, JsonFormatter)
         self.writer = LineWriter(
             fd,
             max_backlog_bytes=MAX_BACKLOG_BYTES,
-            gather_seconds=GATHER_SECONDS,
+            gather_seconds=gather_seconds,
             urgent_wait=URGENT_WAIT_SECONDS,
-            drop_warning=self._drop_warning,
+            drop_warning=self.drop_warning,
             drop_warning_interval=DROP_WARNING_INTERVAL_SECONDS,
         )
 
@@ -177,7 +179,8 @@ class LineHandler(logging.Handler):
         self.writer.close(CLOSING_WAIT_SECONDS)
         super().close()
 
-    def _drop_warning(self, count: int) -> bytes:
+    def drop_warning(self, count: int) -> bytes:
+        """The warning line that ``count`` lines were dropped, as this handler writes a warning."""
         record = logging.makeLogRecord(
             {
                 "name": DROPS_LOGGER,
