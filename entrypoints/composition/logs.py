@@ -20,6 +20,9 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", 
 """Attributes every record has (and uvicorn's colour copy of its message), not extra fields."""
 
 
+_MILLISECONDS = tuple(f".{millisecond:03d}+00:00" for millisecond in range(1000))
+
+
 class UtcTimestamps:
     """``2026-01-01T00:00:00.000+00:00`` for a Unix time: ISO 8601, milliseconds, UTC.
 
@@ -36,7 +39,7 @@ class UtcTimestamps:
         if second != cached:
             prefix = datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second_formatted = (second, prefix)
-        return f"{prefix}.{int((unix_time - second) * 1000):03d}+00:00"
+        return prefix + _MILLISECONDS[int((unix_time - second) * 1000)]
 
 
 class JsonFormatter(logging.Formatter):

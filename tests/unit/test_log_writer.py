@@ -120,10 +120,10 @@ def test_a_warning_is_written_at_once_after_the_lines_queued_before_it(pipe: Pip
 
 
 def test_lines_that_may_wait_are_gathered_and_written_within_the_gathering_time(pipe: Pipe) -> None:
-    writer = a_writer(pipe.write_end, gather_seconds=0.5)
+    writer = a_writer(pipe.write_end, gather_seconds=2.0)
     writer.write_soon(b"access 1")
 
-    assert pipe.read_available(wait=0.1) == b""
+    assert pipe.read_available(wait=0.2) == b""
     assert pipe.read_available(wait=PATIENCE) == b"access 1\n"
     writer.close(PATIENCE)
 

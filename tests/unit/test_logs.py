@@ -188,7 +188,7 @@ def test_a_warning_goes_out_at_once_after_the_info_lines_before_it(pipe_handler:
 
     pipe_handler.logger.warning("then this")
 
-    lines = [json.loads(line) for line in pipe_handler.available(wait=0).splitlines()]
+    lines = [json.loads(line) for line in pipe_handler.available(wait=10).splitlines()]
     assert [(line["level"], line["message"]) for line in lines] == [
         ("info", "first"),
         ("warning", "then this"),
@@ -200,7 +200,7 @@ def test_the_handler_s_flush_writes_the_info_lines_it_holds(pipe_handler: PipeHa
 
     pipe_handler.handler.flush()
 
-    assert json.loads(pipe_handler.available(wait=0))["message"] == "held"
+    assert json.loads(pipe_handler.available(wait=10))["message"] == "held"
 
 
 def test_the_warning_about_dropped_lines_is_a_warning_line_of_the_handler_s_format() -> None:
