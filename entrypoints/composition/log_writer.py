@@ -90,6 +90,8 @@ class LineWriter:
         self.dropped = 0
         """Lines dropped since the start: lines that may wait and found the queue full, and lines the
         descriptor refused (its reader gone)."""
+        self.bytes_written = 0
+        """Bytes written since the start: how ``close`` sees that the reader still reads."""
         self._thread = threading.Thread(target=self._run, name="eventgate-log-writer", daemon=True)
         self._thread.start()
 
@@ -119,7 +121,7 @@ class LineWriter:
                 self.dropped += 1
                 self._unreported_drops += 1
         if closed:
-            self._count_refused(self._write_lines([line]))
+            self._write_after_close(line)
         else:
             on_drop(1)
 
@@ -133,7 +135,7 @@ class LineWriter:
                 self._lines_queued += 1
                 self._wait_until_written(self._lines_queued, self._urgent_wait)
         if closed:
-            self._count_refused(self._write_lines([line]))
+            self._write_after_close(line)
 
     def flush(self, timeout: float) -> bool:
         """Write everything queued now; whether it was written within ``timeout`` seconds."""
@@ -141,12 +143,30 @@ class LineWriter:
             return self._wait_until_written(self._lines_queued, timeout)
 
     def close(self, timeout: float) -> None:
-        """Write everything queued (waiting at most ``timeout`` seconds) and stop the thread; lines
-        written afterwards are written by their caller at once."""
+        """Write everything queued and stop the thread; lines written afterwards are written by their
+        caller at once.
+
+        It waits as long as the descriptor takes bytes (a slow reader gets every line), and gives up
+        after ``timeout`` seconds without progress (a reader that is stuck): the lines still queued
+        then, and any written afterwards, are dropped and counted.
+        """
         with self._lock:
             self._closing = True
             self._work.notify()
-        self._thread.join(timeout)
+        progress = -1
+        while self._thread.is_alive() and self.bytes_written != progress:
+            progress = self.bytes_written
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._lock:
+                unwritten = self._lines_queued - self._lines_done
+            self._count_refused(unwritten)
+
+    def _write_after_close(self, line: bytes) -> None:
+        if self._thread.is_alive():
+            self._count_refused(1)
+        else:
+            self._count_refused(self._write_lines([line]))
 
     def _wait_until_written(self, line_number: int, timeout: float) -> bool:
         """With the lock held: wake the writer and wait until the line numbered ``line_number`` is written."""
@@ -209,9 +229,12 @@ class LineWriter:
         view = memoryview(chunk)
         while view:
             try:
-                view = view[os.write(self._fd, view) :]
+                written = os.write(self._fd, view)
             except BlockingIOError:
                 select.select([], [self._fd], [])
+                continue
+            self.bytes_written += written
+            view = view[written:]
 
     def _count_refused(self, count: int) -> None:
         """``count`` lines the descriptor refused are dropped: counted, and reported when it writes again."""

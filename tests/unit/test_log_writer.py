@@ -163,15 +163,19 @@ def test_with_nobody_reading_lines_are_dropped_and_counted_and_no_write_waits(pi
     assert sum(drops) == writer.dropped
     assert slowest < 1.0, "write_soon only queues or drops: it never waits for the pipe"
     dropped = writer.dropped
-    received = pipe.read_until(lambda data: b"lines dropped" in data and data.endswith(b"\n"))
+    kept_and_warning = 2000 - dropped + 1
+    reader = threading.Thread(
+        target=pipe.read_until, args=(lambda data: data.count(b"\n") == kept_and_warning,)
+    )
+    reader.start()
     writer.close(PATIENCE)
-    received = received + pipe.read_available()
+    reader.join()
 
-    lines = received.split(b"\n")[:-1]
+    lines = pipe.received.split(b"\n")[:-1]
     assert [line for line in lines if line.startswith(b"WARNING")] == [
         f"WARNING {dropped} lines dropped".encode()
     ]
-    assert len(lines) - 1 + dropped == 2000
+    assert len(lines) == kept_and_warning
 
 
 def test_drops_before_the_counter_is_connected_are_counted_when_it_is(pipe: Pipe) -> None:
@@ -246,3 +250,39 @@ def test_threads_writing_at_once_each_get_every_line_out_whole(pipe: Pipe) -> No
     for name in ("t0", "t1", "t2", "t3"):
         mine = [line for line in lines if line.startswith(f"{name} ".encode())]
         assert mine == [f"{name} {number} ".encode() + b"y" * 500 for number in range(300)]
+
+
+def test_closing_waits_for_a_slow_reader_as_long_as_it_reads(pipe: Pipe) -> None:
+    writer = a_writer(pipe.write_end, max_backlog_bytes=4 << 20)
+    lines = [f"{number} ".encode() + b"z" * 1000 for number in range(1000)]  # 1 MB, 16 times the pipe
+    for line in lines:
+        writer.write_soon(line)
+
+    def read_slowly() -> None:
+        while pipe.received.count(b"\n") < len(lines):
+            time.sleep(0.05)
+            pipe.read_available()
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    writer.close(timeout=0.5)  # far less than the reader takes, but it never stops taking lines
+    reader.join(PATIENCE)
+
+    assert pipe.received.split(b"\n")[:-1] == lines
+    assert writer.dropped == 0
+
+
+def test_closing_gives_up_on_a_stuck_reader_and_counts_what_it_could_not_write(pipe: Pipe) -> None:
+    drops: list[int] = []
+    writer = a_writer(pipe.write_end, on_drop=drops.append)
+    for number in range(200):
+        writer.write_soon(f"{number} ".encode() + b"z" * 1000)
+
+    started = time.monotonic()
+    writer.close(timeout=0.3)
+    writer.write_now(b"after close")
+    took = time.monotonic() - started
+
+    assert took < PATIENCE
+    pipe_holds = 64 * 1024 // 1000
+    assert writer.dropped == sum(drops) >= 200 - pipe_holds
