@@ -170,6 +170,12 @@ class Metrics:
             buckets=BATCH_SIZE_BUCKETS,
             registry=owner,
         )
+        self.log_lines_dropped = Counter(
+            "eventgate_log_lines_dropped",
+            "Log lines (access, info and debug) dropped because standard error was not read as fast as "
+            "they came; a warning says how many.",
+            registry=owner,
+        )
         self._rejections: dict[str, Counter] = {}
 
     def record_outcome(self, status: int, problem_type: str | None = None, *, events: int = 1) -> None:

@@ -16,8 +16,9 @@ from application.ports import OutboxAdminPort, OutboxStatus
 from entrypoints.composition.container import Container
 from entrypoints.composition.heap import freeze_startup_heap
 from entrypoints.composition.lifecycle import shutdown
+from entrypoints.composition.logs import line_handler, write_logs_through
 from entrypoints.composition.resolving import resolve, settle
-from entrypoints.http.access_log import log_exchange
+from entrypoints.http.access_log import access_log
 from entrypoints.http.edge import Exchange, observe_at_the_edge
 from entrypoints.http.health import healthz, readyz
 from entrypoints.http.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
@@ -32,7 +33,8 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
 
     Start-up starts what the configuration uses (the container holds nothing else) and puts the
     use cases into ``app.state``, where the handlers' bridges find them; shutdown stops it all in
-    reverse order, the relay draining for its grace period first. A server process freezes its heap
+    reverse order, the relay draining for its grace period first, and the log is written through
+    (``logs.write_logs_through``). A server process freezes its heap
     once started (``heap.freeze_startup_heap``); a test process, which starts many apps, does not.
     """
     settings = container.settings()
@@ -48,6 +50,7 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
             yield
         finally:
             await shutdown(container)
+            write_logs_through()
 
     allowed_origins = list(settings.http.allowed_origins)
     api = Router(
@@ -68,7 +71,10 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),
         logging_config=None,
     )
-    return observe_at_the_edge(app, count_api_outcomes(metrics), log_exchange, HttpRequestMetrics(metrics))
+    handler = line_handler()
+    if handler is not None:
+        handler.writer.count_drops_with(metrics.log_lines_dropped.inc)
+    return observe_at_the_edge(app, count_api_outcomes(metrics), access_log(), HttpRequestMetrics(metrics))
 
 
 def read_outbox_status(container: Container) -> OutboxStatusReader:

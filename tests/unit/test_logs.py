@@ -1,7 +1,9 @@
 import codecs
 import json
 import logging
+import os
 import re
+import select
 import sys
 from collections.abc import Iterator
 
@@ -9,7 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.composition.logs import ConsoleFormatter, JsonFormatter, configure_logging, console_safe
+from entrypoints.composition.logs import (
+    ConsoleFormatter,
+    JsonFormatter,
+    LineHandler,
+    configure_logging,
+    console_safe,
+    line_handler,
+)
 
 
 def a_record(**extra: object) -> logging.LogRecord:
@@ -123,6 +132,9 @@ def logging_restored() -> Iterator[None]:
     root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
     handlers, level, httpx_level = root.handlers[:], root.level, httpx_logger.level
     yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
     root.handlers[:], root.level = handlers, level
     httpx_logger.setLevel(httpx_level)
 
@@ -139,3 +151,87 @@ def test_httpx_writes_its_line_per_request_only_at_debug_level_but_its_warnings_
 
     assert httpx_logger.isEnabledFor(logging.INFO) is request_lines_shown
     assert httpx_logger.isEnabledFor(logging.WARNING)
+
+
+class PipeHandler:
+    """A ``LineHandler`` writing to a real pipe that the test reads."""
+
+    def __init__(self, log_format: logging.Formatter, *, gather_seconds: float) -> None:
+        self.read_end, write_end = os.pipe()
+        self.handler = LineHandler(write_end, log_format, gather_seconds=gather_seconds)
+        self.logger = logging.getLogger("eventgate.test-pipe")
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+
+    def available(self, wait: float) -> bytes:
+        ready, _, _ = select.select([self.read_end], [], [], wait)
+        return os.read(self.read_end, 1 << 16) if ready else b""
+
+    def close(self) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.propagate = True
+        self.handler.close()
+        os.close(self.read_end)
+
+
+@pytest.fixture
+def pipe_handler() -> Iterator[PipeHandler]:
+    opened = PipeHandler(JsonFormatter(), gather_seconds=60.0)
+    yield opened
+    opened.close()
+
+
+def test_a_warning_goes_out_at_once_after_the_info_lines_before_it(pipe_handler: PipeHandler) -> None:
+    pipe_handler.logger.info("first")
+    assert pipe_handler.available(wait=0.2) == b"", "info lines are gathered"
+
+    pipe_handler.logger.warning("then this")
+
+    lines = [json.loads(line) for line in pipe_handler.available(wait=10).splitlines()]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("info", "first"),
+        ("warning", "then this"),
+    ]
+
+
+def test_the_handler_s_flush_writes_the_info_lines_it_holds(pipe_handler: PipeHandler) -> None:
+    pipe_handler.logger.debug("held")
+
+    pipe_handler.handler.flush()
+
+    assert json.loads(pipe_handler.available(wait=10))["message"] == "held"
+
+
+def test_the_warning_about_dropped_lines_is_a_warning_line_of_the_handler_s_format() -> None:
+    for formatter in (JsonFormatter(), ConsoleFormatter()):
+        opened = PipeHandler(formatter, gather_seconds=60.0)
+        try:
+            warning = opened.handler.drop_warning(12)
+        finally:
+            opened.close()
+        if isinstance(formatter, JsonFormatter):
+            entry = json.loads(warning)
+            assert (entry["level"], entry["logger"], entry["dropped_lines"]) == (
+                "warning",
+                "eventgate.log",
+                12,
+            )
+            assert entry["message"].startswith("12 log lines were dropped")
+        else:
+            assert b"WARNING eventgate.log: 12 log lines were dropped" in warning
+
+
+@pytest.mark.usefixtures("logging_restored")
+def test_configuring_logging_again_writes_what_the_previous_handler_held_and_replaces_it() -> None:
+    configure_logging("info", "json")
+    [first] = logging.getLogger().handlers
+    assert isinstance(first, LineHandler)
+
+    configure_logging("info", "json")
+
+    [second] = logging.getLogger().handlers
+    assert second is not first
+    assert line_handler() is second
+    assert first.writer.flush(0) is True
+    second.close()

@@ -51,6 +51,7 @@ def test_every_metric_is_prefixed_and_explained() -> None:
         "eventgate_events_dead_lettered",
         "eventgate_delivery_latency_seconds",
         "eventgate_publish_batch_size_events",
+        "eventgate_log_lines_dropped",
     }
     assert all(family.name.startswith("eventgate_") for family in families)
     assert all(family.documentation for family in families)
