@@ -145,9 +145,11 @@ TARGETS: dict[str, Target] = {
     "drain": EventsPerSecond(80_000),
     "drain-nats": EventsPerSecond(20_000),
     "drain-rabbitmq": EventsPerSecond(20_000),
+    "outbox-postgres": ShareOfCeiling(0.50, p99_ms=15.0),
 }
 """The issues' targets (18: outbox, sessions, direct, the access log, the Inngest drain; 21: database
-sessions with the cache on; 19: the NATS and RabbitMQ drains; 16: the outbox's disk), by scenario."""
+sessions with the cache on; 19: the NATS and RabbitMQ drains; 16: the outbox's disk; 20: the PostgreSQL
+outbox, one instance), by scenario."""
 
 
 def verdicts(scenarios: Mapping[str, Any]) -> dict[str, dict[str, str]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from adapters.event_json import encode_event, read_encoded, request_fingerprint
+from adapters.outbox_retention import RetentionPurges
 from adapters.postgres_outbox.schema import TOTALS_SLOTS, lock_key, migrate
 from adapters.postgres_outbox.session import OwnerSession
 from adapters.postgres_outbox.settings import PostgresOutboxSettings
@@ -31,9 +32,6 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5.0
 """What a client is told to wait when the outbox is full or cannot be written."""
-
-PURGE_CHUNK = 5_000
-"""Delivered events forgotten per statement: other writers wait for one chunk, not for the purge."""
 
 DATABASE_ERRORS = (
     asyncpg.PostgresError,
@@ -102,7 +100,6 @@ class PostgresOutboxStore:
         self._listen = listen
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._retention_ms = int(retention_seconds * 1000)
         self._keep_delivered = keep_delivered
         self._clock_ms = clock_ms
         self._channel = f"{schema}.outbox"
@@ -115,9 +112,10 @@ class PostgresOutboxStore:
         self._notify: asyncio.Task[None] | None = None
         self._notify_again = False
         self._hand_off: _HandOff | None = None
-        self._next_purge_ms = 0
         self._slots = itertools.cycle(range(TOTALS_SLOTS))
-        self._purge: asyncio.Task[None] | None = None
+        self._purges = RetentionPurges(
+            retention_seconds, clock_ms, self._forget_delivered_chunk, (*DATABASE_ERRORS, OutboxUnavailable)
+        )
         s = schema
         self._sql_existing = (
             f"SELECT (SELECT coalesce(sum(events), 0) FROM {s}.outbox_totals),"
@@ -184,9 +182,9 @@ class PostgresOutboxStore:
             if self._queued and not self._writer_waiting:
                 self._start_writer()
             await asyncio.gather(*self._writes, return_exceptions=True)
-        for task in (self._notify, self._purge):
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+        if self._notify is not None:
+            await asyncio.gather(self._notify, return_exceptions=True)
+        await self._purges.finish()
         await self.end_hand_off()
         if self._session is not None:
             await self._session.close()
@@ -475,7 +473,7 @@ class PostgresOutboxStore:
             self._keep_delivered,
             next(self._slots),
         )
-        self._purge_expired_now_and_then()
+        self._purges.start_when_due()
 
     async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
         now = self._clock_ms()
@@ -594,29 +592,14 @@ class PostgresOutboxStore:
         )
         return int(status.split()[-1])
 
-    def _purge_expired_now_and_then(self) -> None:
-        """Once a minute, forget the events delivered longer ago than the retention, a chunk at a time."""
-        now = self._clock_ms()
-        if now < self._next_purge_ms or self._purge is not None:
-            return
-        self._next_purge_ms = now + 60_000
-        self._purge = asyncio.get_running_loop().create_task(self._purge_expired(now - self._retention_ms))
-
-    async def _purge_expired(self, before_ms: int) -> None:
-        deleted = PURGE_CHUNK
-        try:
-            while deleted == PURGE_CHUNK:
-                status = await self._open_pool().execute(
-                    f"DELETE FROM {self._schema}.outbox WHERE seq IN (SELECT seq FROM {self._schema}.outbox"
-                    " WHERE state = 'delivered' AND finished_at < $1 LIMIT $2)",
-                    before_ms,
-                    PURGE_CHUNK,
-                )
-                deleted = int(status.split()[-1])
-        except (*DATABASE_ERRORS, OutboxUnavailable) as error:
-            logger.warning("delivered events could not be purged (%r); the next purge tries again", error)
-        finally:
-            self._purge = None
+    async def _forget_delivered_chunk(self, before_ms: int, limit: int) -> int:
+        status = await self._open_pool().execute(
+            f"DELETE FROM {self._schema}.outbox WHERE seq IN (SELECT seq FROM {self._schema}.outbox"
+            " WHERE state = 'delivered' AND finished_at < $1 LIMIT $2)",
+            before_ms,
+            limit,
+        )
+        return int(status.split()[-1])
 
     def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:

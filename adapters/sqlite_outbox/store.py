@@ -27,7 +27,6 @@ Delivered events keep no body (``keep_delivered`` keeps them): only what the ide
 ``status`` need, and dead events keep theirs, for ``revive``.
 """
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.event_json import decode_event, encode_event, read_encoded, request_fingerprint
+from adapters.outbox_retention import RetentionPurges
 from adapters.sqlite_outbox.files import make_private
 from adapters.sqlite_outbox.inline import InlineWriter, is_busy
 from adapters.sqlite_outbox.owners import OwnerLocks, owners_folder
@@ -57,9 +57,6 @@ FULL_RETRY_AFTER_SECONDS = 5.0
 
 _Row = tuple[str, bytes, bytes, int, int, int, str | None, int]
 """``id, request_hash, body, size, accepted_at, not_before, lease_owner, lease_until``."""
-
-PURGE_CHUNK = 5_000
-"""Delivered events forgotten per transaction: other writers wait for one chunk, not for the purge."""
 
 
 def wall_clock_ms() -> int:
@@ -98,17 +95,17 @@ class SqliteOutboxStore:
         self._sync = sync
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._retention_ms = int(retention_seconds * 1000)
         self._keep_delivered = keep_delivered
         self._clock_ms = clock_ms
-        self._next_purge_ms = 0
+        self._purges = RetentionPurges(
+            retention_seconds, clock_ms, self._forget_delivered_chunk, (sqlite3.Error, WorkerStopped)
+        )
         self._listeners: list[Callable[[], None]] = []
         self._worker: SqliteWorker[list[_Row]] = SqliteWorker(self._connect, self._append_group)
         self._inline: InlineWriter[list[_Row]] | None = None
         if sync == "normal":
             self._inline = InlineWriter(self._connect, self._append_group_inline, self._worker)
         self._writes: InlineWriter[list[_Row]] | SqliteWorker[list[_Row]] = self._inline or self._worker
-        self._purge: asyncio.Task[None] | None = None
         self._hand_off: _HandOff | None = None
         self._owners = OwnerLocks(owners_folder(self._path))
 
@@ -123,8 +120,7 @@ class SqliteOutboxStore:
                 raise
 
     async def close(self) -> None:
-        if self._purge is not None:
-            await self._purge
+        await self._purges.finish()
         await self.end_hand_off()
         if self._inline is not None:
             await self._inline.close()
@@ -320,7 +316,7 @@ class SqliteOutboxStore:
                     )
 
         await self._writes.call(mark)
-        self._purge_expired_now_and_then()
+        self._purges.start_when_due()
 
     async def retry_later(self, owner: str, event_ids: Sequence[str], delay: float, error: str) -> None:
         def release(connection: sqlite3.Connection) -> None:
@@ -435,32 +431,17 @@ class SqliteOutboxStore:
 
         return await self._worker.call(purge)
 
-    def _purge_expired_now_and_then(self) -> None:
-        """Once a minute, forget the events delivered longer ago than the retention, in the thread."""
-        now = self._clock_ms()
-        if now < self._next_purge_ms or self._purge is not None:
-            return
-        self._next_purge_ms = now + 60_000
-        self._purge = asyncio.get_running_loop().create_task(self._purge_expired(now - self._retention_ms))
-
-    async def _purge_expired(self, before_ms: int) -> None:
-        def purge_chunk(connection: sqlite3.Connection) -> int:
+    async def _forget_delivered_chunk(self, before_ms: int, limit: int) -> int:
+        def forget(connection: sqlite3.Connection) -> int:
             with _write_transaction(connection):
                 # ``state != 'pending'`` repeats the partial index's condition, which lets SQLite use it.
                 return connection.execute(
                     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_finished"
                     " WHERE state != 'pending' AND state = 'delivered' AND finished_at < ? LIMIT ?)",
-                    (before_ms, PURGE_CHUNK),
+                    (before_ms, limit),
                 ).rowcount
 
-        deleted = PURGE_CHUNK
-        try:
-            while deleted == PURGE_CHUNK:
-                deleted = await self._worker.call(purge_chunk)
-        except (sqlite3.Error, WorkerStopped) as error:
-            logger.warning("delivered events could not be purged (%s); the next purge tries again", error)
-        finally:
-            self._purge = None
+        return await self._worker.call(forget)
 
     def _connect(self) -> sqlite3.Connection:
         make_private(self._path)

@@ -1,4 +1,5 @@
-"""The SQLite outbox on a real file: durability, leases, capacity, dead letters."""
+"""The SQLite outbox on a real file, beyond the contract every store passes (tests/contract/): its files and
+their modes, its write-ahead log, and a kill -9."""
 
 import asyncio
 import os
@@ -11,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.event_json import as_encoded
 from adapters.sqlite_outbox.schema import JOURNAL_SIZE_LIMIT
 from adapters.sqlite_outbox.store import SqliteOutboxStore
-from domain.errors import EventBusUnavailable
 from domain.event import UserEvent
 from tests.fakes import ManualMillisecondClock
 
@@ -50,170 +49,6 @@ async def outbox(open_outbox: Callable[..., SqliteOutboxStore]) -> AsyncIterator
 
 async def test_creates_its_folder_and_file_on_open(tmp_path: Path, outbox: SqliteOutboxStore) -> None:
     assert (tmp_path / "var" / "outbox.sqlite3").is_file()
-
-
-async def test_keeps_accepted_events_across_a_reopen(open_outbox: Callable[..., SqliteOutboxStore]) -> None:
-    first = open_outbox()
-    await first.open()
-    await first.append([event(1), event(2)])
-    await first.close()
-
-    second = open_outbox()
-    await second.open()
-    claimed = await second.claim("relay", 10, 30)
-    await second.close()
-
-    assert [item.event for item in claimed] == [as_encoded(event(1)), as_encoded(event(2))]
-
-
-async def test_claims_oldest_first_and_never_hands_a_leased_event_to_another_owner(
-    outbox: SqliteOutboxStore,
-) -> None:
-    await outbox.append([event(n) for n in range(5)])
-
-    first = await outbox.claim("relay-a", 3, 30)
-    second = await outbox.claim("relay-b", 10, 30)
-
-    assert [item.event.id for item in first] == ["event-0", "event-1", "event-2"]
-    assert [item.event.id for item in second] == ["event-3", "event-4"]
-    assert await outbox.claim("relay-c", 10, 30) == []
-
-
-async def test_an_expired_lease_makes_the_events_claimable_again(
-    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
-) -> None:
-    await outbox.append([event(1)])
-    await outbox.claim("crashed-relay", 10, 30)
-
-    clock.advance(31)
-
-    assert [item.event.id for item in await outbox.claim("relay", 10, 30)] == ["event-1"]
-
-
-async def test_delivered_events_are_never_claimed_again(
-    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
-) -> None:
-    await outbox.append([event(1), event(2)])
-    await outbox.claim("relay", 10, 30)
-
-    await outbox.mark_delivered("relay", ["event-1", "event-2"])
-    clock.advance(3600)
-
-    assert await outbox.claim("relay", 10, 30) == []
-    assert (await outbox.status()).delivered_last_minute == 0
-
-
-async def test_a_retried_event_waits_its_delay_and_counts_the_attempt(
-    outbox: SqliteOutboxStore, clock: ManualMillisecondClock
-) -> None:
-    await outbox.append([event(1)])
-    await outbox.claim("relay", 10, 30)
-
-    await outbox.retry_later("relay", ["event-1"], 5.0, "inngest answered 503")
-
-    assert await outbox.claim("relay", 10, 30) == []
-    clock.advance(5)
-    [again] = await outbox.claim("relay", 10, 30)
-    assert again.attempts == 1
-    assert (await outbox.status()).last_error == "inngest answered 503"
-
-
-async def test_only_the_lease_holder_can_release_or_bury_an_event(outbox: SqliteOutboxStore) -> None:
-    await outbox.append([event(1)])
-    await outbox.claim("relay-a", 10, 30)
-
-    await outbox.retry_later("relay-b", ["event-1"], 0, "not mine")
-    await outbox.dead_letter("relay-b", ["event-1"], "not mine")
-
-    status = await outbox.status()
-    assert (status.pending, status.dead) == (1, 0)
-
-
-async def test_dead_letters_keep_their_reason_and_can_be_revived(outbox: SqliteOutboxStore) -> None:
-    await outbox.append([event(1), event(2)])
-    await outbox.claim("relay", 10, 30)
-    await outbox.dead_letter("relay", ["event-1"], "invalid event")
-
-    [dead] = await outbox.dead_letters()
-    assert (dead.id, dead.name, dead.reason, dead.attempts) == ("event-1", "app/test", "invalid event", 1)
-
-    assert await outbox.revive(["event-1"]) == 1
-    assert await outbox.dead_letters() == []
-    assert (await outbox.status()).pending == 2
-
-
-async def test_an_event_id_already_in_the_outbox_is_not_stored_twice(outbox: SqliteOutboxStore) -> None:
-    await outbox.append([event(1)])
-    await outbox.append([event(1)])
-
-    assert (await outbox.status()).pending == 1
-
-
-async def test_refuses_a_whole_publish_that_would_overflow_the_event_limit(
-    open_outbox: Callable[..., SqliteOutboxStore],
-) -> None:
-    outbox = open_outbox(max_events=3)
-    await outbox.open()
-    await outbox.append([event(1), event(2)])
-
-    with pytest.raises(EventBusUnavailable) as raised:
-        await outbox.append([event(3), event(4)])
-    await outbox.append([event(5)])
-    status = await outbox.status()
-    await outbox.close()
-
-    assert raised.value.retry_after is not None
-    assert "full" in raised.value.reason
-    assert status.pending == 3
-
-
-async def test_refuses_a_publish_that_would_overflow_the_byte_limit(
-    open_outbox: Callable[..., SqliteOutboxStore],
-) -> None:
-    outbox = open_outbox(max_bytes=500)
-    await outbox.open()
-
-    with pytest.raises(EventBusUnavailable):
-        await outbox.append([event(1, payload="x" * 600)])
-    status = await outbox.status()
-    await outbox.close()
-
-    assert status.pending == 0
-
-
-async def test_concurrent_publishes_share_transactions_and_all_land(outbox: SqliteOutboxStore) -> None:
-    await asyncio.gather(*(outbox.append([event(n)]) for n in range(500)))
-
-    assert (await outbox.status()).pending == 500
-
-
-async def test_purging_forgets_delivered_events_only(outbox: SqliteOutboxStore) -> None:
-    await outbox.append([event(1), event(2)])
-    await outbox.claim("relay", 1, 30)
-    await outbox.mark_delivered("relay", ["event-1"])
-
-    assert await outbox.purge_delivered() == 1
-    assert (await outbox.status()).pending == 1
-
-
-async def test_a_closed_outbox_refuses_publishes_as_unavailable(
-    open_outbox: Callable[..., SqliteOutboxStore],
-) -> None:
-    outbox = open_outbox()
-    await outbox.open()
-    await outbox.close()
-
-    with pytest.raises(EventBusUnavailable):
-        await outbox.append([event(1)])
-
-
-async def test_wakes_its_listeners_after_each_stored_publish(outbox: SqliteOutboxStore) -> None:
-    rings: list[str] = []
-    outbox.on_append(lambda: rings.append("ring"))
-
-    await outbox.append([event(1)])
-
-    assert rings == ["ring"]
 
 
 async def test_the_outbox_files_are_its_owners_alone_whatever_the_umask(tmp_path: Path) -> None:
