@@ -41,9 +41,16 @@ def make_load(count: int, name: str = "app/load") -> list[UserEvent]:
 
 
 async def deliver(
-    bus: EventBusPort, events: Sequence[UserEvent], *, batch: int, time_limit: float, pause: float = 0.1
+    bus: EventBusPort,
+    events: Sequence[UserEvent],
+    *,
+    batch: int,
+    time_limit: float,
+    pause: float = 0.1,
+    figures: Figures | None = None,
 ) -> Figures:
-    figures = Figures(events=len(events))
+    """Deliver ``events``; ``figures``, when given, is filled as the load goes, for a test to follow it."""
+    figures = Figures(events=len(events)) if figures is None else figures
     waiting = list(events)
     give_up_at = time.monotonic() + time_limit
     while waiting and time.monotonic() < give_up_at:
@@ -61,3 +68,9 @@ async def deliver(
         assert ids == [event.id for event in chunk]
         figures.acknowledged.extend(ids)
     return figures
+
+
+async def acknowledged_at_least(figures: Figures, count: int) -> None:
+    """Wait until the load has ``count`` events acknowledged (the caller bounds the wait)."""
+    while len(figures.acknowledged) < count:
+        await asyncio.sleep(0.01)

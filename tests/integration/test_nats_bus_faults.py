@@ -16,7 +16,7 @@ from adapters.secret import Secret
 from domain.errors import EventBusUnavailable
 from tests.brokers import NatsServer
 from tests.consumers import read_stream
-from tests.faults.delivery import deliver, make_load
+from tests.faults.delivery import Figures, acknowledged_at_least, deliver, make_load
 
 pytestmark = pytest.mark.anyio
 logger = logging.getLogger(__name__)
@@ -59,9 +59,11 @@ async def test_a_server_killed_and_restarted_mid_load_loses_nothing_and_stores_e
     events = make_load(20_000)
     try:
         async with open_nats_bus(settings_for(server, deadline=2.0)) as bus:
-            delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=30))
-            for _ in range(2):
-                await asyncio.sleep(0.3)
+            progress = Figures(events=len(events))
+            delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=30, figures=progress))
+            for share in (0.25, 0.5):
+                async with asyncio.timeout(30):
+                    await acknowledged_at_least(progress, int(share * len(events)))
                 assert not delivery.done()
                 server.kill()
                 await asyncio.sleep(0.3)

@@ -18,7 +18,7 @@ from adapters.secret import Secret
 from domain.errors import EventBusUnavailable, EventRejected
 from domain.event import UserEvent
 from tests.brokers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, delete_rabbitmq, unique_name
-from tests.faults.delivery import deliver, make_load
+from tests.faults.delivery import Figures, acknowledged_at_least, deliver, make_load
 from tests.faults.tcp_proxy import TcpFaultProxy
 
 pytestmark = pytest.mark.anyio
@@ -219,9 +219,11 @@ async def test_a_connection_cut_mid_publish_counts_only_what_was_confirmed(
 async def test_connections_cut_during_a_load_lose_no_confirmed_event(proxy: TcpFaultProxy, name: str) -> None:
     events = make_load(20_000)
     async with open_rabbitmq_bus(settings_for(proxy, name)) as bus:
-        delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=40))
-        for _ in range(3):
-            await asyncio.sleep(0.15)
+        progress = Figures(events=len(events))
+        delivery = asyncio.create_task(deliver(bus, events, batch=1000, time_limit=40, figures=progress))
+        for share in (0.2, 0.4, 0.6):
+            async with asyncio.timeout(30):
+                await acknowledged_at_least(progress, int(share * len(events)))
             assert not delivery.done()
             proxy.cut()
         figures = await delivery
