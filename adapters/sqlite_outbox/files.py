@@ -20,8 +20,12 @@ def make_private(path: Path) -> None:
     own modes keep other users out.
     """
     if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-        os.chmod(path.parent, 0o700)
+        try:
+            path.parent.mkdir(parents=True, mode=0o700)
+        except FileExistsError:  # another process sharing the outbox made it meanwhile
+            pass
+        else:
+            os.chmod(path.parent, 0o700)
     if not path.exists():
         # Only a file not yet there is opened here: closing any descriptor of a file drops every
         # POSIX lock this process holds on it, SQLite's included.
