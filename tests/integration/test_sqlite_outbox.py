@@ -58,13 +58,13 @@ async def test_the_outbox_files_are_its_owners_alone_whatever_the_umask(tmp_path
         outbox = SqliteOutboxStore(path)
         await outbox.open()
         await outbox.append([event(1)])
+        modes = {file.name: stat.S_IMODE(file.stat().st_mode) for file in path.parent.iterdir()}
         await outbox.close()
     finally:
         os.umask(previous)
 
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    for file in path.parent.iterdir():
-        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+    assert modes == dict.fromkeys(("outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm"), 0o600)
 
 
 async def test_an_outbox_file_left_readable_by_others_is_closed_to_them_at_start(tmp_path: Path) -> None:

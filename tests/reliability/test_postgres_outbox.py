@@ -187,8 +187,7 @@ def test_three_instances_one_killed_mid_load_lose_nothing_and_its_events_move_wi
             victim = services[0]
             assert victim.process is not None
             owner = f"%:{victim.process.pid}:%"
-            victim.kill()
-            killed_at = time.monotonic()
+            # Read before the kill: a live instance's next look releases a dead one's leases at once.
             leased = [
                 row["id"]
                 for row in query(
@@ -196,6 +195,8 @@ def test_three_instances_one_killed_mid_load_lose_nothing_and_its_events_move_wi
                     f"SELECT id FROM {schema}.outbox WHERE state = 'pending' AND lease_owner LIKE '{owner}'",
                 )
             ]
+            victim.kill()
+            killed_at = time.monotonic()
             wait_until(
                 lambda: delivered_states(cluster.url, schema, leased)["delivered"] > 0 or not leased,
                 LEASE_SECONDS,
