@@ -308,11 +308,13 @@ def test_pool_exhausted_and_connections_cut_answer_503_never_500_and_lose_nothin
             for _ in range(3):
                 proxy.cut()
                 time.sleep(0.7)
+            proxy.refuse()  # every connection of the instance goes, and none comes back yet
+            wait_until(lambda: not instance_backends(cluster.url), 10, "the instance's backends exit")
             hogs = hogging.run_until_complete(take_every_connection(cluster.url))
-            cut_and_hogged = load.statuses[503]
+            before_exhaustion = load.statuses[503]
+            proxy.forward()  # the instance reaches a server that has no connection left to give
             time.sleep(2)
-            proxy.cut()  # the pool's connections go; no new one can be had
-            time.sleep(2)
+            out_of_connections = load.statuses[503] - before_exhaustion
             for hog in hogs:
                 hogging.run_until_complete(hog.close())
             hogs = []
@@ -330,11 +332,17 @@ def test_pool_exhausted_and_connections_cut_answer_503_never_500_and_lose_nothin
         "postgresql: pool exhausted, connections cut",
         load,
         arrivals,
-        unavailable_before_hogging=cut_and_hogged,
+        unavailable_while_out_of_connections=out_of_connections,
     )
-    assert load.statuses[503] > 0
+    assert out_of_connections > 0, "a server with no connection to give answers 503"
     assert set(load.statuses) <= {200, 503}, "no 500, whatever broke"
     assert load.retry_after_missing == 0
+
+
+def instance_backends(url: str) -> int:
+    """The server's backends still serving an eventgate instance; a cut connection's backend exits soon after."""
+    rows = query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'eventgate-outbox'")
+    return int(rows[0][0])
 
 
 async def take_every_connection(url: str) -> list[asyncpg.Connection]:
