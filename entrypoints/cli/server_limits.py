@@ -15,6 +15,9 @@ that protocol with the missing limits:
 - a connection past ``max_connections`` is answered 503 and closed at once, so idle connections
   cannot use up the process's file descriptors.
 
+It also writes each answer's head together with the first part of its body (``HeadWithBody``):
+uvicorn writes them apart, two system calls and two TCP segments for every small answer.
+
 uvicorn itself closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 when as
 many requests are in flight as ``limit_concurrency``; ``uvicorn_options`` sets both from the same
 settings. When a request's head starts in the same read as the end of the previous request
@@ -188,6 +191,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._answer_and_close(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
             raise _HeadRefused
         HttpToolsProtocol.on_headers_complete(self)
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.transport = HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._reading_head = True
@@ -233,6 +239,37 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if deadline is not None:
                 deadline.cancel()
         self._head_deadline = self._body_deadline = None
+
+
+class HeadWithBody:
+    """The transport as one request's answer sees it: the answer's head is written with the first
+    part of its body, in one write (one system call and one TCP segment for a small answer, not two)."""
+
+    __slots__ = ("_cycle", "_head", "_head_sent", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._head_sent = False
+
+    def write(self, data: bytes) -> None:
+        if self._head_sent:
+            self._transport.write(data)
+        elif self._head is not None:
+            self._head_sent = True
+            self._transport.write(self._head + data)
+            self._head = None
+        elif self._cycle.response_started:
+            self._head = data
+        else:  # ``100 Continue``, before the answer
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 def uvicorn_options(settings: ServerLimits) -> dict[str, Any]:

@@ -19,12 +19,14 @@ from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.logs import line_handler, write_logs_through
 from entrypoints.composition.resolving import resolve, settle
 from entrypoints.http.access_log import access_log
+from entrypoints.http.docs import document_record_event
 from entrypoints.http.edge import Exchange, observe_at_the_edge
 from entrypoints.http.health import healthz, readyz
 from entrypoints.http.metrics import HttpRequestMetrics, OutboxStatusReader, metrics_handler
 from entrypoints.http.problems import problem_details_config, unexpected_error_handler
 from entrypoints.http.record_batch import record_batch_handler
-from entrypoints.http.record_event import record_event
+from entrypoints.http.record_event import PATH as RECORD_EVENT_PATH
+from entrypoints.http.record_event import record_event_route
 from entrypoints.http.request_guards import OriginPolicy, request_check
 
 
@@ -53,16 +55,23 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
             write_logs_through()
 
     allowed_origins = list(settings.http.allowed_origins)
+    origins = OriginPolicy(allowed_origins)
     api = Router(
         path="/",
-        route_handlers=[record_event, record_batch_handler(settings.events.max_batch_events)],
-        before_request=request_check(OriginPolicy(allowed_origins)),
+        route_handlers=[record_batch_handler(settings.events.max_batch_events)],
+        before_request=request_check(origins),
     )
     metrics = container.metrics()
     outbox_status = read_outbox_status(container) if settings.delivery.mode == "outbox" else None
     app = Litestar(
         state=State({"read_cookies": cookie_parser(settings.nextauth.version)}),
-        route_handlers=[api, healthz, readyz, metrics_handler(container.metrics_registry(), outbox_status)],
+        route_handlers=[
+            record_event_route(origins, settings.http.max_body_bytes),
+            api,
+            healthz,
+            readyz,
+            metrics_handler(container.metrics_registry(), outbox_status),
+        ],
         plugins=[ProblemDetailsPlugin(problem_details_config(settings.http.max_body_bytes))],
         exception_handlers={Exception: unexpected_error_handler},
         lifespan=[lifespan],
@@ -71,6 +80,7 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
         openapi_config=OpenAPIConfig(title="eventgate", version=version("eventgate")),
         logging_config=None,
     )
+    document_record_event(app.openapi_schema, RECORD_EVENT_PATH)
     handler = line_handler()
     if handler is not None:
         handler.writer.count_drops_with(metrics.log_lines_dropped.inc)

@@ -1,15 +1,28 @@
 """The OpenAPI description of ``POST /api``: its body, and every problem it can answer with.
 
-The handler reads the body itself (to turn every malformed body into a 400), so Litestar cannot
-infer the body's schema from its signature; it is described here instead.
+The handlers read the body themselves (to turn every malformed body into a 400), so Litestar cannot
+infer the body's schema from a signature; it is described here instead. ``POST /api`` is an ASGI
+route, which Litestar leaves out of the schema: ``document_record_event`` adds the whole operation.
 """
 
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import msgspec
 from litestar.enums import MediaType, ParamType
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    PathItem,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
 from domain.event import FORBIDDEN_NAME_CHARACTERS, MAX_NAME_LENGTH
 from domain.event_ids import MAX_IDEMPOTENCY_KEY_LENGTH
@@ -44,33 +57,6 @@ REQUEST_SCHEMA = Schema(
     },
     additional_properties=False,
 )
-
-
-@dataclass
-class RecordEventOperation(Operation):
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            content={MediaType.JSON.value: OpenAPIMediaType(schema=REQUEST_SCHEMA)},
-            required=False,
-            description="Declared as JSON. No body at all (then no Content-Type is needed), or an empty "
-            "one, records the default event without data.",
-        )
-        self.parameters = [
-            Parameter(
-                name="Idempotency-Key",
-                param_in=ParamType.HEADER,
-                required=False,
-                schema=Schema(
-                    type=OpenAPIType.STRING,
-                    min_length=1,
-                    max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
-                    pattern="^[ -~]+$",
-                ),
-                description="Printable ASCII chosen by the client: a retry with the same key records no "
-                "second event (the id is derived from the user and the key); the same key with another "
-                "name or data is refused with 409 (outbox mode).",
-            )
-        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +131,84 @@ ANSWERS = (
 """Every answer ``POST /api`` gives: the OpenAPI responses and the README's table are both made from it."""
 
 
-def _problem(answers: list[Answer]) -> ResponseSpec:
-    description = "; ".join(f"`{answer.slug}`: {answer.when}" for answer in answers)
-    return ResponseSpec(
-        data_container=Problem, media_type=PROBLEM_JSON, description=description, generate_examples=False
-    )
+def _problem_description(status: int) -> str:
+    return "; ".join(f"`{answer.slug}`: {answer.when}" for answer in ANSWERS if answer.status == status)
 
+
+_PROBLEM_STATUSES = sorted({answer.status for answer in ANSWERS if answer.slug is not None})
 
 PROBLEM_RESPONSES = {
-    status: _problem([answer for answer in ANSWERS if answer.status == status])
-    for status in sorted({answer.status for answer in ANSWERS if answer.slug is not None})
+    status: ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_JSON,
+        description=_problem_description(status),
+        generate_examples=False,
+    )
+    for status in _PROBLEM_STATUSES
 }
+"""The problems, as a Litestar HTTP route declares its responses (``POST /api/batch``)."""
+
+IDEMPOTENCY_KEY_HEADER = Parameter(
+    name="Idempotency-Key",
+    param_in=ParamType.HEADER,
+    required=False,
+    schema=Schema(
+        type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern="^[ -~]+$"
+    ),
+    description="Printable ASCII chosen by the client: a retry with the same key records no second event (the "
+    "id is derived from the user and the key); the same key with another name or data is refused with 409 "
+    "(outbox mode).",
+)
+
+RECORD_EVENT_RESPONSE_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    title="RecordEventResponse",
+    required=["ids"],
+    properties={
+        "ids": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+        "success": Schema(type=OpenAPIType.STRING, default="true"),
+    },
+)
+
+
+def document_record_event(openapi: OpenAPI, path: str) -> None:
+    """Add ``POST <path>`` to ``openapi``, the schema Litestar built of the app's HTTP routes.
+
+    Its problems refer to the ``Problem`` schema that Litestar put there for the other routes'.
+    """
+    if openapi.components.schemas is None:
+        openapi.components.schemas = {}
+    openapi.components.schemas["RecordEventResponse"] = RECORD_EVENT_RESPONSE_SCHEMA
+    problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    responses: dict[str, OpenAPIResponse | Reference] = {
+        "200": OpenAPIResponse(
+            description=HTTPStatus.OK.description,
+            content={
+                MediaType.JSON.value: OpenAPIMediaType(
+                    schema=Reference(ref="#/components/schemas/RecordEventResponse")
+                )
+            },
+        )
+    }
+    for status in _PROBLEM_STATUSES:
+        responses[str(status)] = OpenAPIResponse(
+            description=_problem_description(status), content={PROBLEM_JSON: problem}
+        )
+    operation = Operation(
+        operation_id="ApiRecordEvent",
+        summary="Record an event for the signed-in user",
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request_body=RequestBody(
+            content={MediaType.JSON.value: OpenAPIMediaType(schema=REQUEST_SCHEMA)},
+            required=False,
+            description="Declared as JSON. No body at all (then no Content-Type is needed), or an empty one, "
+            "records the default event without data.",
+        ),
+        responses=responses,
+    )
+    if openapi.paths is None:
+        openapi.paths = {}
+    openapi.paths[path] = PathItem(post=operation)
 
 
 def answers_table() -> str:

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import ClientException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.types import Empty
+from litestar.types import Empty, Receive
 from litestar.utils.scope.state import ScopeState
 
 T = TypeVar("T")
@@ -100,27 +100,36 @@ def json_depth(value: Any) -> int:
 
 
 async def read_body(request: Request[Any, Any, Any], content_length: str | None) -> bytes:
-    """``await request.body()`` (``content_length`` the request's ``Content-Length`` header), read
-    from the ASGI ``receive`` directly rather than through the async generator ``request.stream()``,
-    and without building Litestar's ``Headers`` for the length.
+    """``await request.body()`` (``content_length`` the request's ``Content-Length`` header), read by
+    ``receive_body`` rather than through the async generator ``request.stream()``, and without building
+    Litestar's ``Headers`` for the length.
 
-    Everything else is Litestar's: the same exceptions for the same reasons (413 for an announced
-    or a streamed body over ``request_max_body_size``, 400 for a malformed ``Content-Length``, 500
-    for a client gone before the end), and the body cached where ``request.body()`` caches it.
+    Everything else is Litestar's: the same exceptions for the same reasons, a body read once
+    answered from where ``request.body()`` caches it, and cached there.
     """
     state = ScopeState.from_scope(request.scope)
     if (body := state.body) is not Empty:
         return body
     if not request.is_connected:
         raise InternalServerException("stream consumed")
+    limit = request.route_handler.resolve_request_max_body_size() or math.inf
+    body = await receive_body(request.receive, content_length, limit)
+    request.is_connected = False
+    state.body = request._body = body  # where ``request.body()`` leaves it, for ``request.stream()`` too
+    return body
+
+
+async def receive_body(receive: Receive, content_length: str | None, limit: float) -> bytes:
+    """The whole body from the ASGI ``receive``, refused as Litestar's ``request.body()`` refuses it:
+    413 for an announced or a streamed body over ``limit`` bytes (its ``request_max_body_size``), 400
+    for a malformed ``Content-Length``, 500 for a client gone before the end (the edge counts that
+    as the client's 499)."""
     try:
         announced = int(content_length) if content_length is not None else None
     except ValueError:
         raise ClientException(f"Invalid content-length: {content_length!r}") from None
-    limit = request.route_handler.resolve_request_max_body_size() or math.inf
     if announced is not None and announced > limit:
         raise RequestEntityTooLarge
-    receive = request.receive
     chunks: list[bytes] = []
     received = 0
     while message := await receive():
@@ -134,7 +143,4 @@ async def read_body(request: Request[Any, Any, Any], content_length: str | None)
                 break
         if message["type"] == "http.disconnect":
             raise InternalServerException("client disconnected prematurely")
-    request.is_connected = False
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    state.body = request._body = body  # where ``request.body()`` leaves it, for ``request.stream()`` too
-    return body
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

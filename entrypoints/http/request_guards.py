@@ -105,22 +105,28 @@ def request_check(policy: OriginPolicy) -> Callable[[Request[Any, Any, Any]], Aw
         """Asynchronous on purpose: Litestar runs a synchronous hook in a worker thread.
 
         ``OPTIONS`` (Litestar's own answer, ``Allow``) carries no body and records nothing: it is
-        not checked. A ``POST`` with no body needs no ``Content-Type``: it asks for the default event.
+        not checked.
         """
         scope = request.scope
         if scope["method"] == "OPTIONS":
             return
-        headers = request_headers(scope)
-        cookie = headers.cookie
-        if cookie is not None and len(cookie) > MAX_COOKIE_HEADER_BYTES:
-            raise CookieHeaderTooLarge(
-                f"the Cookie header has {len(cookie)} bytes; at most {MAX_COOKIE_HEADER_BYTES} are read"
-            )
-        policy.check(headers.origin, headers.sec_fetch_site, own_origin(scope, headers.host))
-        if not is_json_media_type(headers.content_type) and not has_no_body(headers):
-            raise UnsupportedMediaType("send the body as Content-Type: application/json")
+        check_request(policy, scope, request_headers(scope))
 
     return check
+
+
+def check_request(policy: OriginPolicy, scope: Scope, headers: RequestHeaders) -> None:
+    """Raise unless the request may be read: a ``Cookie`` header of sane size, a caller the browser
+    does not mark as another site, and a body declared JSON (a ``POST`` with no body needs no
+    ``Content-Type``: it asks for the default event)."""
+    cookie = headers.cookie
+    if cookie is not None and len(cookie) > MAX_COOKIE_HEADER_BYTES:
+        raise CookieHeaderTooLarge(
+            f"the Cookie header has {len(cookie)} bytes; at most {MAX_COOKIE_HEADER_BYTES} are read"
+        )
+    policy.check(headers.origin, headers.sec_fetch_site, own_origin(scope, headers.host))
+    if not is_json_media_type(headers.content_type) and not has_no_body(headers):
+        raise UnsupportedMediaType("send the body as Content-Type: application/json")
 
 
 def has_no_body(headers: RequestHeaders) -> bool:

@@ -29,6 +29,7 @@ class FakeTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes: list[bytes] = []
         self.closed = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -36,6 +37,7 @@ class FakeTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
+        self.writes.append(bytes(data))
 
     def close(self) -> None:
         self.closed = True
@@ -50,9 +52,9 @@ class FakeTransport(asyncio.Transport):
         pass
 
 
-async def exchange(reads: list[bytes]) -> FakeTransport:
+async def exchange(reads: list[bytes], app: Any = None) -> FakeTransport:
     """The protocol given ``reads`` one by one, the app's tasks run between them."""
-    config = uvicorn.Config(TinyApp(), lifespan="off", log_config=None, access_log=False)
+    config = uvicorn.Config(app or TinyApp(), lifespan="off", log_config=None, access_log=False)
     protocol = BoundedHttpToolsProtocol(config, ServerState(), {}, settings=HttpServerSettings())
     transport = FakeTransport()
     protocol.connection_made(transport)
@@ -86,3 +88,37 @@ def test_a_head_whose_end_straddles_two_reads_after_a_pipelined_request_is_answe
     written = asyncio.run(exchange([first + second[:-1], second[-1:]])).written
 
     assert written.count(b"HTTP/1.1 200 OK") == 2
+
+
+def test_an_answer_goes_out_in_one_write_its_head_with_its_body() -> None:
+    transport = asyncio.run(exchange([REQUESTS[0]]))
+
+    assert len(transport.writes) == 1, transport.writes
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(b"\r\n\r\n5")
+
+
+async def streamed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"first", "more_body": True})
+    await send({"type": "http.response.body", "body": b"second", "more_body": False})
+
+
+def test_a_streamed_answer_writes_its_head_with_its_first_part_and_the_rest_as_it_comes() -> None:
+    transport = asyncio.run(exchange([REQUESTS[1]], streamed))
+
+    assert len(transport.writes) == 2, transport.writes
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(b"\r\n\r\n5\r\nfirst\r\n")
+    assert transport.writes[1] == b"6\r\nsecond\r\n0\r\n\r\n"
+
+
+def test_100_continue_goes_out_at_once_before_the_answer() -> None:
+    head = b"POST /first HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    transport = asyncio.run(exchange([head, b"hello"]))
+
+    assert transport.writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert len(transport.writes) == 2, transport.writes
+    assert transport.writes[1].endswith(b"\r\n\r\n5")
