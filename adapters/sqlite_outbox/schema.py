@@ -2,6 +2,7 @@
 and shareable between processes."""
 
 import sqlite3
+import time
 from typing import Literal
 
 from adapters.event_json import decode_event, request_fingerprint
@@ -14,6 +15,11 @@ JOURNAL_SIZE_LIMIT = 16 << 20
 """Bytes of write-ahead log kept once it starts over, about what it reaches between two checkpoints
 under heavy load: a burst, or a checkpoint held back by a long read, may grow the log, and SQLite
 would otherwise keep its largest size for good."""
+
+_FIRST_PAUSE = 0.001
+_LONGEST_PAUSE = 0.05
+"""Between two attempts to switch a new file to WAL, doubling from the first: short, since what the
+attempts wait for is another process's switch, one small write."""
 
 _TABLES = (
     # ``seq`` is the rowid without AUTOINCREMENT: a new row gets one more than the largest rowid in
@@ -93,7 +99,7 @@ def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3
     """
     connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     try:
-        connection.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(connection, busy_timeout)
         connection.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         connection.execute(f"PRAGMA synchronous = {sync.upper()}")
         connection.execute("PRAGMA foreign_keys = ON")
@@ -103,6 +109,31 @@ def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3
         connection.close()
         raise
     return connection
+
+
+def _switch_to_wal(connection: sqlite3.Connection, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, tried again while another connection holds the lock it needs,
+    until ``busy_timeout`` has passed.
+
+    On a file not yet in WAL mode (a new one) the switch writes the file's header: it reads first,
+    then asks for the write lock with the read lock held, and SQLite answers such an upgrade
+    ``SQLITE_BUSY`` at once, without its busy handler (waiting there could deadlock). So, of
+    processes creating the file together, all but the one switching it would fail. Each attempt
+    here is a transaction of its own, holding no lock once it fails: trying again cannot deadlock,
+    and finds the file switched by the other process, or switches it.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() + pause > deadline:
+                raise
+        else:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 def _refuse_newer(connection: sqlite3.Connection) -> int:

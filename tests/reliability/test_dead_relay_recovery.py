@@ -50,6 +50,10 @@ def stored(service: Service) -> int:
     return int(count)
 
 
+async def starting(*services: Service) -> None:
+    await asyncio.gather(*(asyncio.to_thread(service.start) for service in services))
+
+
 def seconds_until_one_arrives(event_ids: set[str], stand_in: EventApiStandIn, since: float) -> float:
     """Seconds from ``since`` (monotonic) until the first of ``event_ids`` reached the bus."""
     wait_until(
@@ -112,9 +116,7 @@ def test_when_one_of_two_processes_sharing_an_outbox_is_killed_the_survivor_deli
         service_in(tmp_path / "outbox", inngest_port),
     )
     try:
-        # One after the other: this test is about the takeover, not about two processes creating the file.
-        dying.start()
-        survivor.start()
+        asyncio.run(starting(dying, survivor))
         acknowledged = asyncio.run(drive_load(dying.url, 400, concurrency=16)).acknowledged
         stranded = leased_to(dying)
         dying.kill()
