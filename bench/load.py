@@ -158,6 +158,29 @@ class LoadRun:
     """Lines the server wrote to its output (its log file) during the run: one per request when the
     access log is on, as it is by default."""
     log_bytes: int = 0
+    paired_ceiling_rps: float | None = None
+    """req/s of the ceiling, loaded the same way for half this run's length just before it and half
+    just after: the share of the ceiling from the same minute. A machine whose speed drifts over
+    minutes (a shared host's does) makes a share of a ceiling measured earlier in the bench wrong."""
+    paired_ceiling_cpu_us: float | None = None
+    """The paired ceiling's CPU per request, as ``cpu_us_per_request``."""
+
+    @property
+    def share_of_paired_ceiling(self) -> float | None:
+        if not self.paired_ceiling_rps:
+            return None
+        return self.requests_per_second / self.paired_ceiling_rps
+
+    def paired_with(self, before: "LoadRun", after: "LoadRun") -> "LoadRun":
+        """This run, with the ceiling measured ``before`` and ``after`` it."""
+        requests = before.requests + after.requests
+        return replace(
+            self,
+            paired_ceiling_rps=round(requests / (before.seconds + after.seconds), 1),
+            paired_ceiling_cpu_us=round((before.cpu_seconds + after.cpu_seconds) * 1e6 / requests, 1)
+            if requests
+            else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

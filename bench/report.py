@@ -45,6 +45,19 @@ def _clean(run: Mapping[str, Any]) -> bool:
     return bool(run["non_2xx"] == 0 and run["socket_errors"] == 0)
 
 
+def ceiling_figures(
+    name: str, run: Mapping[str, Any], scenarios: Mapping[str, Any]
+) -> tuple[float, float] | None:
+    """The req/s and CPU per request of the ceiling ``run`` of ``name`` is compared with: its paired
+    ceiling, measured around it, when it has one; else the ceiling scenario's median run."""
+    if run.get("paired_ceiling_rps"):
+        return run["paired_ceiling_rps"], run.get("paired_ceiling_cpu_us") or 0.0
+    ceiling = ceiling_of(name, scenarios)
+    if ceiling is None:
+        return None
+    return ceiling["requests_per_second"], ceiling["cpu_us_per_request"]
+
+
 def ceiling_of(name: str, scenarios: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The median run of the ceiling a scenario is compared with, if it ran cleanly."""
     ceiling = scenarios.get(scenarios[name].get("ceiling", "ceiling"))
@@ -80,10 +93,10 @@ class ShareOfCeiling:
         run = _median_run(scenarios[name])
         if not _clean(run):
             return "ERRORS"
-        ceiling = ceiling_of(name, scenarios)
+        ceiling = ceiling_figures(name, run, scenarios)
         if ceiling is None:
             return "NO CEILING"
-        ok = run["requests_per_second"] >= self.share * ceiling["requests_per_second"]
+        ok = run["requests_per_second"] >= self.share * ceiling[0]
         return _passed(ok and (self.p99_ms is None or run["p99_ms"] <= self.p99_ms))
 
 
@@ -275,7 +288,7 @@ def _target_cells(name: str, scenarios: Mapping[str, Any], fallback: str = "") -
 def _server_row(name: str, scenarios: Mapping[str, Any], baseline: Baseline) -> str:
     scenario = scenarios[name]
     run = _median_run(scenario)
-    ceiling = ceiling_of(name, scenarios)
+    ceiling = ceiling_figures(name, run, scenarios)
     log = _log_per_request(run)
     target, verdict = _target_cells(name, scenarios)
     return _cells(
@@ -288,8 +301,8 @@ def _server_row(name: str, scenarios: Mapping[str, Any], baseline: Baseline) -> 
             f"{scenario['rss_idle_mib']:.1f} / {run['rss_mib_after']:.1f}",
             _number(run["bus_events_per_second"]) if run["bus_events"] else "-",
             "-" if log is None else f"{log:.2f}",
-            _ratio(run["requests_per_second"], ceiling["requests_per_second"] if ceiling else None),
-            _ratio(ceiling["cpu_us_per_request"], run["cpu_us_per_request"]) if ceiling else "-",
+            _ratio(run["requests_per_second"], ceiling[0] if ceiling else None),
+            _ratio(ceiling[1], run["cpu_us_per_request"]) if ceiling and ceiling[1] else "-",
             _times(run["requests_per_second"], baseline.rps),
             target,
             verdict,
@@ -475,6 +488,22 @@ def measured_line(measured: Mapping[str, Any]) -> str:
     return f"{line}, {len(edits)} files edited ({shown})"
 
 
+def paired_line(scenarios: Mapping[str, Any]) -> list[str]:
+    """How the one-worker rows' shares were taken, and how far the machine's speed drifted meanwhile."""
+    paired = [
+        run["paired_ceiling_rps"]
+        for scenario in scenarios.values()
+        for run in scenario.get("runs", ())
+        if run.get("paired_ceiling_rps")
+    ]
+    if not paired:
+        return []
+    return [
+        f"/ceiling of one-worker rows: of the ceiling loaded just before and after each run (paired); "
+        f"those ceilings ranged {min(paired):,.0f}-{max(paired):,.0f} req/s over the bench"
+    ]
+
+
 def render(document: Mapping[str, Any]) -> str:
     scenarios = document["scenarios"]
     machine = document["machine"]
@@ -490,6 +519,7 @@ def render(document: Mapping[str, Any]) -> str:
         *table(scenarios),
         nextjs_baseline(scenarios).note,
         *nextjs_line(machine, scenarios),
+        *paired_line(scenarios),
         "",
     ]
     if "outbox" in scenarios and "runs" in scenarios["outbox"]:
@@ -510,10 +540,11 @@ README_HEADING = "## Performance"
 
 
 def _md_share(name: str, scenarios: Mapping[str, Any]) -> str:
-    ceiling = ceiling_of(name, scenarios)
+    run = _median_run(scenarios[name])
+    ceiling = ceiling_figures(name, run, scenarios)
     if ceiling is None or name == scenarios[name].get("ceiling", "ceiling"):
         return "-"
-    return f"{_median_run(scenarios[name])['requests_per_second'] / ceiling['requests_per_second']:.2f}"
+    return f"{run['requests_per_second'] / ceiling[0]:.2f}"
 
 
 def _md_target(name: str, scenarios: Mapping[str, Any]) -> str:
@@ -618,7 +649,9 @@ def readme_section(document: Mapping[str, Any], results_path: str) -> str:
         f"`make bench` (loopback only, {document['elapsed_seconds'] / 60:.0f} minutes in this run;",
         "`bench/README.md` explains it) runs each server on uvicorn and loads it with wrk, beside a bare",
         "Litestar handler on the same uvicorn (the ceiling: the share below is of the ceiling with as many",
-        "workers, from the same run). The rows say *defaults* where the service runs as shipped: the JSON",
+        "workers, from the same run; with one worker, of the ceiling loaded for half a run just before and",
+        "half a run just after each run, as a shared machine's speed drifts over minutes). The rows say",
+        "*defaults* where the service runs as shipped: the JSON",
         "access log at info, the output going to a file as a container runtime takes it (log lines per",
         f"request counts what it wrote). This section is generated from `{results_path}` by",
         f"`.venv/bin/python bench/report.py --readme {results_path}`.",

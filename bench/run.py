@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,8 @@ class ScenarioResult:
 
     @property
     def median(self) -> LoadRun:
-        ordered = sorted(self.runs, key=lambda run: run.requests_per_second)
+        """The median run by its share of the paired ceiling when every run has one, else by req/s."""
+        ordered = sorted(self.runs, key=_share_or_speed)
         return ordered[(len(ordered) - 1) // 2]
 
     def to_json(self) -> dict[str, Any]:
@@ -186,8 +187,14 @@ class StandIn:
         )
 
 
+def _share_or_speed(run: LoadRun) -> float:
+    share = run.share_of_paired_ceiling
+    return run.requests_per_second if share is None else share
+
+
 class Bench:
-    """The scenarios, each with its own server process, all against one stand-in."""
+    """The scenarios, each with its own server process, all against one stand-in; while they run, a
+    ceiling server of one worker stands by to measure each run's paired ceiling (``LoadRun``)."""
 
     def __init__(
         self,
@@ -207,6 +214,7 @@ class Bench:
         self.stand_in = stand_in
         self.shape = LoadShape(settings.connections, settings.threads, cookie=self.mint_cookie())
         self._prefill_seconds: float | None = None
+        self._paired_ceiling: tuple[Probe, str] | None = None
 
     # --- processes -------------------------------------------------------------------------------
 
@@ -299,16 +307,55 @@ class Bench:
     def probe(self, running: Started, log: LogCounter) -> Probe:
         return Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters, log)
 
-    def measure(self, running: Started, url: str, label: str, log: LogCounter) -> LoadRun:
-        """One run, measured again (at most ``noisy_retries`` times) when other work disturbed it.
+    @contextmanager
+    def paired_ceiling(self) -> Iterator[None]:
+        """The ceiling server the runs of scenarios compared with one worker are paired with."""
+        port = str(free_port())
+        command = [self.settings.python, str(BENCH_DIR / "ceiling_app.py"), "--workers", "1", "--port", port]
+        with self.server("paired-ceiling", command, self.env()) as running:
+            url = api_url(command)
+            self.warm_up(url, self.settings.warmup)
+            self._paired_ceiling = (
+                Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters),
+                url,
+            )
+            try:
+                yield
+            finally:
+                self._paired_ceiling = None
 
-        Of the attempts, the fastest is kept: other work only ever slows a run down.
+    def pairs(self, name: str) -> bool:
+        """Whether ``name``'s runs are paired: it is compared with the one-worker ceiling, and is not it."""
+        scenario = SCENARIOS.get(name)
+        return (
+            self._paired_ceiling is not None
+            and scenario is not None
+            and scenario.ceiling == "ceiling" != name
+        )
+
+    def _ceiling_half(self) -> LoadRun:
+        if self._paired_ceiling is None:
+            raise BenchError("no paired ceiling is running")
+        probe, url = self._paired_ceiling
+        return measure_run(probe, url, self.settings.seconds / 2, self.shape)
+
+    def measure(
+        self, running: Started, url: str, label: str, log: LogCounter, *, pair: bool = False
+    ) -> LoadRun:
+        """One run, measured again (at most ``noisy_retries`` times) when other work disturbed it; with
+        ``pair``, the ceiling is measured just before and just after it.
+
+        Of the attempts, the fastest is kept (by share of its paired ceiling when paired): other
+        work only ever slows a run down.
         """
         probe = self.probe(running, log)
         attempts: list[LoadRun] = []
         for attempt in range(1 + self.settings.noisy_retries):
             started = time.monotonic()
+            before = self._ceiling_half() if pair else None
             run = measure_run(probe, url, self.settings.seconds, self.shape)
+            if before is not None:
+                run = run.paired_with(before, self._ceiling_half())
             if attempt:
                 self.patience.left -= time.monotonic() - started
             print(report.run_line(label, run.to_json()), flush=True)
@@ -320,7 +367,7 @@ class Bench:
                 break
             print(f"  {label}: other work ran meanwhile; measuring again when the machine is quiet")
             self.patience.wait_for_quiet(30)
-        return max(attempts, key=lambda run: run.requests_per_second)
+        return max(attempts, key=_share_or_speed)
 
     def profile(self, running: Started, url: str, label: str) -> Breakdown | None:
         py_spy, seconds = self.settings.py_spy, self.settings.profile_seconds
@@ -527,11 +574,16 @@ class Bench:
         print(f"{name}: pid {running.pid}, idle RSS {idle} MiB; warming up {warmup:.0f} s", flush=True)
         self.warm_up(url, warmup)
         log = LogCounter(running.log)
+        pair = self.pairs(name)
         if outbox is None:
-            measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}", log) for n in range(runs)]
+            measured = [
+                self.measure(running, url, f"{name} run {n + 1}/{runs}", log, pair=pair) for n in range(runs)
+            ]
             return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured)
         with DiskSampler(outbox, lambda: self.stand_in.counters().events, DISK_SAMPLE_SECONDS) as sampler:
-            measured = [self.measure(running, url, f"{name} run {n + 1}/{runs}", log) for n in range(runs)]
+            measured = [
+                self.measure(running, url, f"{name} run {n + 1}/{runs}", log, pair=pair) for n in range(runs)
+            ]
         return ScenarioResult(name=name, rss_idle_mib=idle, runs=measured, notes={"disk": sampler.samples})
 
     @contextmanager
@@ -696,9 +748,11 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
                     stand_in=stand_in,
                     patience=patience,
                 )
-                for name in settings.scenarios:
-                    if name not in results:
-                        results[name] = run_scenario(bench, name)
+                paired = any(SCENARIOS[name].ceiling == "ceiling" != name for name in settings.scenarios)
+                with bench.paired_ceiling() if paired else nullcontext():
+                    for name in settings.scenarios:
+                        if name not in results:
+                            results[name] = run_scenario(bench, name)
     return {
         "started_at": stamp,
         "elapsed_seconds": round(time.monotonic() - began, 1),
