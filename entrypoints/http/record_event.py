@@ -35,12 +35,13 @@ _NO_BODY = HTTPResponseBodyEvent(type="http.response.body", body=b"", more_body=
 def cookies_of(state: State) -> CookieParser:
     """The bridge to the ``Cookie`` header parser of the app's NextAuth version: the library's own rules
     (which duplicate wins, quotes, decoding), so that eventgate finds the session the app finds."""
-    return cast(CookieParser, state.read_cookies)
+    return cast(CookieParser, state["read_cookies"])
 
 
 def record_user_event_of(state: State) -> RecordUserEvent:
-    """The bridge to the use case the app's lifespan put into its state."""
-    return cast(RecordUserEvent, state.record_user_event)
+    """The bridge to the use case the app's lifespan put into its state (read as an item: reading
+    ``State`` as an attribute first misses the attribute, then looks the name up)."""
+    return cast(RecordUserEvent, state["record_user_event"])
 
 
 def record_event_route(policy: OriginPolicy, max_body_bytes: int) -> ASGIRouteHandler:
