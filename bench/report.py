@@ -118,7 +118,12 @@ class EventsPerSecond:
 
 @dataclass(frozen=True, slots=True)
 class LogCost:
-    """The access log's cost: CPU per request of ``noisy`` (logging) less this row's, at most ``us``."""
+    """The access log's cost: CPU per request of ``noisy`` (logging) less this row's, at most ``us``.
+
+    When both rows have paired ceilings, each row's CPU per request is taken in units of its own
+    paired ceiling's, and the difference brought back to microseconds at the mean of the two: the
+    machine's speed may differ between the two rows' runs.
+    """
 
     noisy: str
     us: float
@@ -130,8 +135,16 @@ class LogCost:
         noisy = scenarios.get(self.noisy)
         if not noisy or "median_run" not in noisy:
             return f"NO {self.noisy.upper()}"
-        cost = _median_run(noisy)["cpu_us_per_request"] - _median_run(scenarios[name])["cpu_us_per_request"]
-        return _passed(cost <= self.us)
+        return _passed(log_cost(_median_run(noisy), _median_run(scenarios[name])) <= self.us)
+
+
+def log_cost(noisy: Mapping[str, Any], quiet: Mapping[str, Any]) -> float:
+    """CPU per request of the ``noisy`` run less the ``quiet`` one's (see ``LogCost``)."""
+    noisy_ceiling, quiet_ceiling = noisy.get("paired_ceiling_cpu_us"), quiet.get("paired_ceiling_cpu_us")
+    if not noisy_ceiling or not quiet_ceiling:
+        return float(noisy["cpu_us_per_request"] - quiet["cpu_us_per_request"])
+    units = noisy["cpu_us_per_request"] / noisy_ceiling - quiet["cpu_us_per_request"] / quiet_ceiling
+    return float(units * (noisy_ceiling + quiet_ceiling) / 2)
 
 
 @dataclass(frozen=True, slots=True)

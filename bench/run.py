@@ -213,6 +213,7 @@ class Bench:
         self.code_env = code_env
         self.stand_in = stand_in
         self.shape = LoadShape(settings.connections, settings.threads, cookie=self.mint_cookie())
+        self._ceiling_shape = self.shape
         self._prefill_seconds: float | None = None
         self._paired_ceiling: tuple[Probe, str] | None = None
 
@@ -325,7 +326,10 @@ class Bench:
                 self._paired_ceiling = None
 
     def pairs(self, name: str) -> bool:
-        """Whether ``name``'s runs are paired: it is compared with the one-worker ceiling, and is not it."""
+        """Whether ``name``'s runs are paired: it is compared with the one-worker ceiling, and is not it.
+
+        The ceiling is always loaded as the ceiling scenario loads it, whatever the row's own load.
+        """
         scenario = SCENARIOS.get(name)
         return (
             self._paired_ceiling is not None
@@ -337,7 +341,7 @@ class Bench:
         if self._paired_ceiling is None:
             raise BenchError("no paired ceiling is running")
         probe, url = self._paired_ceiling
-        return measure_run(probe, url, self.settings.seconds / 2, self.shape)
+        return measure_run(probe, url, self.settings.seconds / 2, self._ceiling_shape)
 
     def measure(
         self, running: Started, url: str, label: str, log: LogCounter, *, pair: bool = False

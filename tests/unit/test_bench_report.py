@@ -115,6 +115,36 @@ def test_the_access_log_costs_the_difference_in_cpu_between_the_logging_row_and_
     assert report.verdicts(dear)["outbox-quiet"]["verdict"] == "FAIL"
 
 
+def paired(row: dict[str, Any], ceiling_rps: float, ceiling_cpu_us: float) -> dict[str, Any]:
+    """``row`` with its run paired with a ceiling of these figures."""
+    run = {**row["median_run"], "paired_ceiling_rps": ceiling_rps, "paired_ceiling_cpu_us": ceiling_cpu_us}
+    return {**row, "median_run": run, "runs": [run]}
+
+
+def test_a_paired_row_is_a_share_of_the_ceiling_measured_around_it_not_of_the_ceiling_row() -> None:
+    scenarios = {"ceiling": server(10_000), "outbox": paired(server(6_000, p99_ms=8.0), 8_000, 125.0)}
+
+    assert report.verdicts(scenarios)["outbox"]["verdict"] == "PASS"
+    section = report.readme_section({"scenarios": scenarios, **minimal_document()}, "results.json")
+    assert "| 0.75 |" in section
+
+
+def test_the_access_log_cost_of_paired_rows_is_taken_in_units_of_their_own_ceilings() -> None:
+    # The logging row ran while the machine was a fifth slower: its ceiling cost 120 µs, the quiet row's 100.
+    scenarios = {
+        "ceiling": server(10_000),
+        "outbox": paired(server(5_000, cpu_us=168.0), 8_000, 120.0),
+        "outbox-quiet": paired(server(6_000, cpu_us=130.0), 10_000, 100.0),
+    }
+
+    assert report.log_cost(scenarios["outbox"]["median_run"], scenarios["outbox-quiet"]["median_run"]) == (
+        pytest.approx((1.4 - 1.3) * 110.0)
+    )
+    assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "FAIL"
+    scenarios["outbox"] = paired(server(5_000, cpu_us=162.0), 8_000, 120.0)
+    assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "PASS"
+
+
 def test_a_drain_that_left_events_behind_is_incomplete_however_fast() -> None:
     scenarios = {"drain-nats": drain(90_000, delivered=999), "drain-rabbitmq": drain(20_000)}
     judged = report.verdicts(scenarios)
