@@ -19,12 +19,13 @@ import gzip
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ class Settings:
     profile: tuple[str, ...] = ("outbox", "direct")
     drain_events: int = 200_000
     drain_timeout: float = 60.0
+    log_cost_pairs: int = 4
     sessions: int = 4096
     # The service purges delivered events once a minute. With a 1 s retention, the first purge after
     # a minute of load frees nearly all the file holds, and it stops growing: 100 s show the plateau
@@ -428,6 +430,44 @@ class Bench:
             result.profile = self.profile(running, api_url(command), name)
             result.notes["rss_peak_mib"] = round(memory_mib(running.pid, "VmHWM"), 1)
             return result
+
+    def quiet(self, name: str) -> ScenarioResult:
+        """The quiet outbox row, and with it the access log's cost as ``log_cost`` measures it."""
+        result = self.served(name, env=QUIET)
+        result.notes["log_cost"] = self.log_cost(name)
+        return result
+
+    def log_cost(self, name: str) -> dict[str, Any]:
+        """The access log's CPU per request: a server as shipped and a quiet one, both running, loaded in
+        turn for half a run each, ``log_cost_pairs`` times (ABBA order, so that a drift of the
+        machine's speed weighs on both alike); the median of the pairs' differences.
+
+        Two rows measured minutes apart differ by more than the log costs on a shared machine.
+        """
+        seconds = self.settings.seconds / 2
+        servers = {
+            "logging": self.eventgate_serve(f"{name}-logging"),
+            "quiet": self.eventgate_serve(f"{name}-alternated", **QUIET),
+        }
+        with ExitStack() as stack:
+            probes = {}
+            for which, (command, env) in servers.items():
+                running = stack.enter_context(self.server(f"{name}-{which}", command, env))
+                self.warm_up(api_url(command), self.settings.warmup)
+                probes[which] = (self.probe(running, LogCounter(running.log)), api_url(command))
+            differences = []
+            for pair in range(self.settings.log_cost_pairs):
+                cpu = {}
+                for which in ("logging", "quiet") if pair % 2 == 0 else ("quiet", "logging"):
+                    probe, url = probes[which]
+                    cpu[which] = measure_run(probe, url, seconds, self.shape).cpu_us_per_request
+                differences.append(round(cpu["logging"] - cpu["quiet"], 1))
+                print(
+                    f"  {name}: access log, pair {pair + 1}: {cpu['logging']:.1f} - {cpu['quiet']:.1f} us"
+                    f" = {differences[-1]:.1f} us per request",
+                    flush=True,
+                )
+        return {"pairs_us": differences, "median_us": statistics.median(differences), "seconds": seconds}
 
     def session_cookies(self) -> Path:
         """A file of ``settings.sessions`` users' JWT cookies, one per line, minted once per bench."""
@@ -770,6 +810,7 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
             "outbox_runs": settings.leak_runs,
             "profile_seconds": settings.profile_seconds,
             "drain_events": settings.drain_events,
+            "log_cost_pairs": settings.log_cost_pairs,
             "body": LoadShape(0, 0, "").body,
             "service_env": dict(settings.service_env),
         },
@@ -819,7 +860,7 @@ SCENARIOS: dict[str, Scenario] = {
         "outbox, defaults (median run)",
         lambda bench, name: bench.served(name, runs=bench.settings.leak_runs, disk=True),
     ),
-    "outbox-quiet": Scenario("outbox, log level warning", lambda bench, name: bench.served(name, env=QUIET)),
+    "outbox-quiet": Scenario("outbox, log level warning", Bench.quiet),
     "sessions": Scenario("outbox, 4,096 users in turn, defaults", Bench.sessions),
     "sessions-quiet": Scenario(
         "outbox, 4,096 users in turn, log warning",
@@ -904,6 +945,9 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--drain-events", type=int, default=200_000)
     parser.add_argument("--drain-timeout", type=float, default=60.0)
     parser.add_argument(
+        "--log-cost-pairs", type=int, default=4, help="pairs of half-runs that measure the access log's cost"
+    )
+    parser.add_argument(
         "--sessions",
         type=int,
         default=4096,
@@ -967,6 +1011,7 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         profile=tuple(arguments.profile.split(",")) if arguments.profile else (),
         drain_events=arguments.drain_events,
         drain_timeout=arguments.drain_timeout,
+        log_cost_pairs=arguments.log_cost_pairs,
         sessions=arguments.sessions,
         retention=arguments.retention,
         plateau_seconds=arguments.plateau_seconds,

@@ -177,3 +177,22 @@ def minimal_document() -> dict[str, Any]:
         "machine": machine,
         "settings": {"connections": 32, "seconds": 20},
     }
+
+
+def test_the_access_log_cost_is_the_median_of_the_alternated_pairs_when_the_row_measured_them() -> None:
+    # The two rows alone, minutes apart, would say 40 µs; the pairs, loaded in turn, say 6.
+    scenarios = {
+        "ceiling": server(10_000),
+        "outbox": server(5_000, cpu_us=176.0),
+        "outbox-quiet": {
+            **server(7_100, cpu_us=136.0),
+            "log_cost": {"pairs_us": [5.0, 9.0, 6.0, -2.0], "median_us": 5.5, "seconds": 10.0},
+        },
+    }
+
+    assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "PASS"
+    section = report.readme_section({"scenarios": scenarios, **minimal_document()}, "results.json")
+    assert "costs 5.5 µs of CPU per request: the median of 4 pairs of 10 s runs" in section
+    assert "(5, 9, 6, -2 µs)" in section
+    scenarios["outbox-quiet"]["log_cost"] = {"pairs_us": [12.0, 11.0], "median_us": 11.5, "seconds": 10.0}
+    assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "FAIL"
