@@ -127,6 +127,12 @@ ANSWERS = (
         "direct mode: the bus cannot take the event now, or refuses eventgate itself (a wrong event key); "
         "`Retry-After` says when to try again",
     ),
+    Answer(
+        503,
+        "session-store-unavailable",
+        "database sessions: the app's session database did not answer in time, so the session could not "
+        "be checked; nothing is recorded; `Retry-After` says when to try again",
+    ),
 )
 """Every answer ``POST /api`` gives: the OpenAPI responses and the README's table are both made from it."""
 
