@@ -78,8 +78,8 @@ ANSWERS = (
     Answer(
         400,
         "malformed-request",
-        "the body is not UTF-8 JSON, not of the schema, nests deeper than 64 levels, "
-        "or holds a number beyond a double's range",
+        "the body is not UTF-8 JSON (a lone UTF-16 surrogate escape such as `\\ud800` is not), not of the "
+        "schema, nests deeper than 64 levels, or holds a number beyond a double's range",
     ),
     Answer(
         400, "invalid-event", "the event breaks a rule; `field` names the culprit (`name`, `Idempotency-Key`)"
