@@ -62,7 +62,19 @@ async def arrives(read: Read, event_id: str) -> tuple[bytes, str | None]:
     pytest.fail(f"event {event_id} never reached the broker")
 
 
-async def record_and_read(client: Any, read: Read) -> None:
+async def published_total(client: Any, backend: str) -> float:
+    """``eventgate_events_published_total`` of ``backend`` once it counts an event, or 0 after a while."""
+    sample = f'eventgate_events_published_total{{backend="{backend}"}} '
+    for _ in range(100):
+        text = (await client.get("/metrics")).text
+        [value] = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample)]
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    return 0.0
+
+
+async def record_and_read(client: Any, read: Read, backend: str) -> None:
     response = await client.post(
         "/api", json={"name": "app/user.clicked", "data": {"n": 1}}, headers=SIGNED_IN
     )
@@ -75,6 +87,7 @@ async def record_and_read(client: Any, read: Read) -> None:
     assert set(event) == {"name", "data", "id", "ts"}
     assert (event["name"], event["id"], event["data"]["payload"]) == ("app/user.clicked", event_id, {"n": 1})
     assert event["data"]["user"]["id"] == ADA.id
+    assert await published_total(client, backend) == 1
 
 
 async def test_an_event_reaches_a_jetstream_consumer(tmp_path: Path, delivery: str) -> None:
@@ -103,7 +116,7 @@ async def test_an_event_reaches_a_jetstream_consumer(tmp_path: Path, delivery: s
             "EVENTGATE_NATS_SUBJECT_PREFIX": "e2e",
         }
         async with service(environment, tmp_path, delivery) as client:
-            await record_and_read(client, read)
+            await record_and_read(client, read, environment["EVENTGATE_EVENT_BUS"])
     finally:
         server.stop()
 
@@ -126,7 +139,7 @@ async def test_an_event_reaches_a_rabbitmq_queue(tmp_path: Path, delivery: str) 
     }
     try:
         async with service(environment, tmp_path, delivery) as client:
-            await record_and_read(client, read)
+            await record_and_read(client, read, environment["EVENTGATE_EVENT_BUS"])
     finally:
         await delete_rabbitmq(name, name)
 
