@@ -78,8 +78,8 @@ ANSWERS = (
     Answer(
         400,
         "malformed-request",
-        "the body is not UTF-8 JSON, not of the schema, nests deeper than 64 levels, "
-        "or holds a number beyond a double's range",
+        "the body is not UTF-8 JSON (a lone UTF-16 surrogate escape such as `\\ud800` is not), not of the "
+        "schema, nests deeper than 64 levels, or holds a number beyond a double's range",
     ),
     Answer(
         400, "invalid-event", "the event breaks a rule; `field` names the culprit (`name`, `Idempotency-Key`)"
@@ -126,6 +126,12 @@ ANSWERS = (
         "event-bus-unavailable",
         "direct mode: the bus cannot take the event now, or refuses eventgate itself (a wrong event key); "
         "`Retry-After` says when to try again",
+    ),
+    Answer(
+        503,
+        "session-store-unavailable",
+        "database sessions: the app's session database did not answer in time, so the session could not "
+        "be checked; nothing is recorded; `Retry-After` says when to try again",
     ),
 )
 """Every answer ``POST /api`` gives: the OpenAPI responses and the README's table are both made from it."""

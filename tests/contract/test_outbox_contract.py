@@ -173,6 +173,22 @@ async def test_a_reused_idempotency_key_stores_nothing_of_the_request(outbox: St
     assert [item.event for item in claimed] == [as_encoded(event(1, payload="first"))]
 
 
+@pytest.mark.parametrize("state", ["delivered", "dead"])
+async def test_a_finished_event_still_tells_a_retry_from_a_reused_key(outbox: Store, state: str) -> None:
+    """Its body may be gone, but its request hash is kept for as long as the outbox keeps the event."""
+    await outbox.append([event(1, payload="first")])
+    await outbox.claim("relay", 10, 30)
+    if state == "delivered":
+        await outbox.mark_delivered("relay", ["event-1"])
+    else:
+        await outbox.dead_letter("relay", ["event-1"], "refused")
+
+    assert await outbox.append([event(1, payload="first")]) == ["event-1"]
+    with pytest.raises(IdempotencyKeyReused):
+        await outbox.append([event(1, payload="second")])
+    assert await outbox.claim("relay", 10, 30) == []
+
+
 async def test_refuses_a_whole_publish_that_would_overflow_the_event_limit(
     make_store: Stores,
 ) -> None:

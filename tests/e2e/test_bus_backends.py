@@ -1,11 +1,14 @@
-"""POST /api through the outbox and the relay to each broker the service can be configured with.
+"""POST /api to each broker the service can be configured with, in both delivery modes: through the
+outbox and the relay, and direct (published inside the request).
 
 NATS runs as a private ``nats-server`` of the test's; RabbitMQ is the machine's, with an exchange and
 a queue of the test's own, deleted afterwards. What a consumer reads is the JSON Inngest receives.
 """
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,10 +31,16 @@ pytestmark = pytest.mark.anyio
 Read = Callable[[], Coroutine[Any, Any, list[tuple[bytes, str | None]]]]
 
 
+@pytest.fixture(params=["outbox", "direct"])
+def delivery(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @asynccontextmanager
-async def service(environment: dict[str, str], tmp_path: Path) -> AsyncIterator[Any]:
+async def service(environment: dict[str, str], tmp_path: Path, delivery: str) -> AsyncIterator[Any]:
     container = container_for(
         {
+            "EVENTGATE_DELIVERY": delivery,
             "EVENTGATE_SESSION": "memory",
             "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
             "EVENTGATE_RELAY_GATHER": "0",
@@ -53,7 +62,19 @@ async def arrives(read: Read, event_id: str) -> tuple[bytes, str | None]:
     pytest.fail(f"event {event_id} never reached the broker")
 
 
-async def record_and_read(client: Any, read: Read) -> None:
+async def published_total(client: Any, backend: str) -> float:
+    """``eventgate_events_published_total`` of ``backend`` once it counts an event, or 0 after a while."""
+    sample = f'eventgate_events_published_total{{backend="{backend}"}} '
+    for _ in range(100):
+        text = (await client.get("/metrics")).text
+        [value] = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample)]
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    return 0.0
+
+
+async def record_and_read(client: Any, read: Read, backend: str) -> None:
     response = await client.post(
         "/api", json={"name": "app/user.clicked", "data": {"n": 1}}, headers=SIGNED_IN
     )
@@ -66,9 +87,10 @@ async def record_and_read(client: Any, read: Read) -> None:
     assert set(event) == {"name", "data", "id", "ts"}
     assert (event["name"], event["id"], event["data"]["payload"]) == ("app/user.clicked", event_id, {"n": 1})
     assert event["data"]["user"]["id"] == ADA.id
+    assert await published_total(client, backend) == 1
 
 
-async def test_an_event_reaches_a_jetstream_consumer_through_the_outbox(tmp_path: Path) -> None:
+async def test_an_event_reaches_a_jetstream_consumer(tmp_path: Path, delivery: str) -> None:
     server = NatsServer(tmp_path)
     server.start()
     stream = unique_name("E2E")
@@ -93,13 +115,13 @@ async def test_an_event_reaches_a_jetstream_consumer_through_the_outbox(tmp_path
             "EVENTGATE_NATS_STREAM": stream,
             "EVENTGATE_NATS_SUBJECT_PREFIX": "e2e",
         }
-        async with service(environment, tmp_path) as client:
-            await record_and_read(client, read)
+        async with service(environment, tmp_path, delivery) as client:
+            await record_and_read(client, read, environment["EVENTGATE_EVENT_BUS"])
     finally:
         server.stop()
 
 
-async def test_an_event_reaches_a_rabbitmq_queue_through_the_outbox(tmp_path: Path) -> None:
+async def test_an_event_reaches_a_rabbitmq_queue(tmp_path: Path, delivery: str) -> None:
     name = unique_name("e2e")
 
     async def read() -> list[tuple[bytes, str | None]]:
@@ -116,7 +138,48 @@ async def test_an_event_reaches_a_rabbitmq_queue_through_the_outbox(tmp_path: Pa
         "EVENTGATE_RABBITMQ_QUEUE": name,
     }
     try:
-        async with service(environment, tmp_path) as client:
-            await record_and_read(client, read)
+        async with service(environment, tmp_path, delivery) as client:
+            await record_and_read(client, read, environment["EVENTGATE_EVENT_BUS"])
     finally:
         await delete_rabbitmq(name, name)
+
+
+async def test_an_event_no_rabbitmq_queue_takes_is_refused_with_the_brokers_reason(
+    tmp_path: Path, delivery: str
+) -> None:
+    """No queue bound (``EVENTGATE_RABBITMQ_QUEUE`` empty): the broker returns the event as unroutable.
+    In direct mode the caller gets 502; in outbox mode the relay puts it on the dead-letter list with
+    the broker's reason."""
+    name = unique_name("e2e")
+    environment = {
+        "EVENTGATE_EVENT_BUS": "rabbitmq",
+        "EVENTGATE_RABBITMQ_EXCHANGE": name,
+        "EVENTGATE_RABBITMQ_QUEUE": "",
+    }
+    try:
+        async with service(environment, tmp_path, delivery) as client:
+            response = await client.post("/api", json={"name": "app/user.clicked"}, headers=SIGNED_IN)
+            if delivery == "direct":
+                assert response.status_code == 502, response.text
+                assert response.json()["type"] == "urn:eventgate:problem:event-rejected"
+                return
+            assert response.status_code == 200, response.text
+            [event_id] = response.json()["ids"]
+            reason = await dead_letter_reason(tmp_path / "outbox.sqlite3", event_id)
+    finally:
+        await delete_rabbitmq(name, "")
+
+    assert "unroutable" in reason
+    assert name in reason
+
+
+async def dead_letter_reason(outbox: Path, event_id: str) -> str:
+    for _ in range(100):
+        with contextlib.closing(sqlite3.connect(outbox)) as reader:
+            row = reader.execute(
+                "SELECT last_error FROM outbox WHERE id = ? AND state = 'dead'", (event_id,)
+            ).fetchone()
+        if row is not None:
+            return str(row[0])
+        await asyncio.sleep(0.05)
+    pytest.fail(f"event {event_id} was never dead-lettered")

@@ -341,6 +341,35 @@ def test_a_trusted_proxy_is_believed_about_the_client_it_forwards(
     assert [status("203.0.113.1"), status("203.0.113.2"), status("203.0.113.1")] == [401, 401, 429]
 
 
+def test_a_trusted_proxy_is_believed_only_through_x_forwarded_for_and_its_rightmost_untrusted_address(
+    start_server: Callable[[dict[str, str]], str],
+) -> None:
+    server = start_server(
+        {
+            "EVENTGATE_SESSION": "memory",
+            "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60",
+            "EVENTGATE_TRUSTED_PROXIES": "127.0.0.0/8",
+        }
+    )
+
+    def status(header: str, value: str) -> int:
+        return httpx.post(f"{server}/api", json={}, headers={header: value}, timeout=5).status_code
+
+    others = [
+        status(header, value.format(n=n))
+        for n, (header, value) in enumerate(FORWARDING_HEADERS)
+        if header != "x-forwarded-for"
+    ]
+    chain = [
+        status("x-forwarded-for", "203.0.113.7, 127.0.0.9"),
+        status("x-forwarded-for", "198.51.100.1, 203.0.113.7, 127.0.0.10"),
+        status("x-forwarded-for", "203.0.113.8, 127.0.0.9"),
+    ]
+
+    assert others == [401] + [429] * (len(others) - 1), "the other headers name no client: one bucket"
+    assert chain == [401, 429, 401], "the client is the rightmost address that is not a trusted proxy"
+
+
 SERVABLE = {"EVENTGATE_SESSION": "memory", "EVENTGATE_EVENT_BUS": "memory"}
 
 

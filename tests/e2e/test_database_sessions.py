@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus
 from entrypoints.http.app import create_app
+from entrypoints.http.docs import ANSWERS
 from tests.auth_schemas import SCHEMAS, AuthTables
 from tests.containers import container_for
 from tests.databases import throwaway_database
@@ -98,6 +99,9 @@ async def test_a_database_that_does_not_answer_is_a_503_never_a_401_and_readines
     assert response.status_code == 503
     assert response.json()["type"] == "urn:eventgate:problem:session-store-unavailable"
     assert int(response.headers["retry-after"]) >= 1
+    assert (503, "session-store-unavailable") in {(answer.status, answer.slug) for answer in ANSWERS}, (
+        "the README's table and the OpenAPI schema list this answer"
+    )
     assert bus.published == []
     assert ready.status_code == 503
     assert "session_store" in ready.json()["checks"]

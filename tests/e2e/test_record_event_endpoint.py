@@ -74,6 +74,7 @@ async def test_rejects_a_request_with_an_unknown_session(client: Client, bus: In
         (b"{not json", "not valid JSON"),
         (b'{"user": {"id": "admin"}}', "unknown field `user`"),
         (b'{"name": ["x"]}', "$.name"),
+        (b'{"data": "\\ud800"}', "lone UTF-16 surrogate"),
     ],
 )
 async def test_rejects_a_malformed_body_saying_what_is_wrong(
@@ -83,6 +84,17 @@ async def test_rejects_a_malformed_body_saying_what_is_wrong(
 
     assert says in assert_problem(response, 400, "malformed-request")["detail"]
     assert bus.published == []
+
+
+async def test_of_keys_repeated_in_one_object_the_last_one_wins(
+    client: Client, bus: InMemoryEventBus
+) -> None:
+    body = b'{"name": "app/first", "name": "app/last", "data": {"a": 1, "a": 2}}'
+
+    response = await client.post("/api", content=body, headers=JSON | SIGNED_IN)
+
+    assert response.status_code == 200
+    assert (bus.published[0].name, bus.published[0].data["payload"]) == ("app/last", {"a": 2})
 
 
 async def test_rejects_an_invalid_event_name_naming_the_field(client: Client, bus: InMemoryEventBus) -> None:

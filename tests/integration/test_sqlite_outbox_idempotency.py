@@ -95,23 +95,6 @@ async def test_a_refused_request_leaves_the_others_of_its_group_commit_stored(
     assert (await outbox.status()).pending == 3
 
 
-@pytest.mark.parametrize("state", ["delivered", "dead"])
-async def test_a_finished_event_still_tells_a_retry_from_a_reused_key(
-    outbox: SqliteOutboxStore, state: str
-) -> None:
-    await outbox.append([event("a")])
-    await outbox.claim("relay", 10, 30)
-    if state == "delivered":
-        await outbox.mark_delivered("relay", ["a"])
-    else:
-        await outbox.dead_letter("relay", ["a"], "refused")
-
-    assert await outbox.append([event("a")]) == ["a"]
-    with pytest.raises(IdempotencyKeyReused):
-        await outbox.append([event("a", "other")])
-    assert await outbox.claim("relay", 10, 30) == []
-
-
 async def test_a_refused_request_takes_no_room_in_the_outbox(tmp_path: Path) -> None:
     outbox = SqliteOutboxStore(tmp_path / "outbox.sqlite3", max_events=3)
     await outbox.open()

@@ -127,6 +127,8 @@ class LoadResult:
     acknowledged: list[str] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     retry_after_missing: int = 0
+    problem_types: Counter[str] = field(default_factory=Counter)
+    """The problem ``type`` of each answer that is not a 200 (its content type if it is no problem)."""
 
 
 async def drive_load(
@@ -166,11 +168,18 @@ async def drive_load(
                 result.statuses[response.status_code] += 1
                 if response.status_code == 200:
                     result.acknowledged.extend(response.json()["ids"])
-                elif response.status_code == 503 and "retry-after" not in response.headers:
-                    result.retry_after_missing += 1
+                else:
+                    result.problem_types[problem_type(response)] += 1
+                    if response.status_code == 503 and "retry-after" not in response.headers:
+                        result.retry_after_missing += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return result
+
+
+def problem_type(response: httpx.Response) -> str:
+    content_type = response.headers.get("content-type", "")
+    return str(response.json()["type"]) if content_type == "application/problem+json" else content_type
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

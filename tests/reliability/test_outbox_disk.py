@@ -17,6 +17,8 @@ import pytest
 from tests.integration.inngest_stand_in import EventApiStandIn
 from tests.reliability.harness import Service, drive_load, free_port, report, wait_until
 
+OUTBOX_UNAVAILABLE = "urn:eventgate:problem:outbox-unavailable"
+
 
 def mount(*arguments: str) -> None:
     subprocess.run(["mount", *arguments], check=True, capture_output=True, timeout=30)
@@ -72,6 +74,7 @@ def test_a_full_disk_answers_503_with_retry_after_and_keeps_every_acknowledged_e
     assert during.statuses[503] > 0
     assert set(during.statuses) <= {200, 503}
     assert during.retry_after_missing == 0
+    assert set(during.problem_types) == {OUTBOX_UNAVAILABLE}, "a problem of the outbox's, not the bus's"
 
 
 def make_immutable(folder: Path, immutable: bool) -> None:
@@ -108,4 +111,5 @@ def test_an_unwritable_outbox_answers_503_with_retry_after_and_recovers_when_wri
     report("outbox unwritable", acknowledged=len(acknowledged), refused=during.statuses[503])
     assert during.statuses == Counter({503: 50})
     assert during.retry_after_missing == 0
+    assert during.problem_types == Counter({OUTBOX_UNAVAILABLE: 50})
     assert before.statuses == after.statuses == Counter({200: 50})
