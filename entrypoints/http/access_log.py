@@ -45,6 +45,12 @@ def outcome_of(exchange: Exchange) -> str:
     return "ok" if status < 400 else exchange.problem_type or f"http-{status}"
 
 
+def duration_ms(exchange: Exchange) -> float:
+    """The exchange's duration in milliseconds, to two decimals (rounded half up: ``round(x, 2)`` goes
+    through a decimal string, at several times the cost)."""
+    return int(exchange.seconds * 100_000 + 0.5) / 100
+
+
 def log_exchange(exchange: Exchange) -> None:
     """At info: method, path, status, duration, the user and events, and the outcome (``ok`` or a problem)."""
     if not logger.isEnabledFor(logging.INFO):
@@ -59,7 +65,7 @@ def log_exchange(exchange: Exchange) -> None:
             "method": exchange.method,
             "path": exchange.path,
             "status": exchange.status,
-            "duration_ms": round(exchange.seconds * 1000, 2),
+            "duration_ms": duration_ms(exchange),
             "user_id": exchange.user_id,
             "event_ids": exchange.event_ids,
             "outcome": outcome_of(exchange),
@@ -98,7 +104,7 @@ class JsonAccessLog:
             method,
             path,
             status,
-            round(exchange.seconds * 1000, 2),
+            duration_ms(exchange),
             exchange.user_id,
             exchange.event_ids,
             outcome_of(exchange),
