@@ -2,7 +2,8 @@
 
 A session-level advisory lock lives exactly as long as its connection: when the process dies,
 PostgreSQL drops the connection and the lock with it, and another relay taking the lock knows
-the owner is dead. The same connection LISTENs for appends made by other instances. Should the
+the owner is dead. Each owner is named in ``outbox_owners`` once its lock is taken, for the relays
+that look for dead owners. The same connection LISTENs for appends made by other instances. Should the
 connection break, it is opened again (the locks taken again, the listening resumed) a second later.
 """
 
@@ -89,6 +90,9 @@ class OwnerSession:
 
     async def _lock(self, connection: asyncpg.Connection, owner: str) -> None:
         await connection.execute("SELECT pg_advisory_lock(" + lock_key("$1") + ")", f"{self._schema}/{owner}")
+        await connection.execute(
+            f"INSERT INTO {self._schema}.outbox_owners VALUES ($1) ON CONFLICT DO NOTHING", owner
+        )
 
     def _notified(self, *_: object) -> None:
         self._on_notify()

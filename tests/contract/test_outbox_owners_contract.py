@@ -82,13 +82,11 @@ async def test_two_owners_of_one_store_are_both_alive_and_die_together(open_stor
     assert await other.release_dead_owners() == 2
 
 
-@pytest.mark.parametrize("open_store", ["sqlite"], indirect=True)
 async def test_an_owner_that_never_held_its_mark_keeps_its_leases_until_they_run_out(
     open_store: OpenStore, clock: ManualMillisecondClock
 ) -> None:
-    """SQLite only: a relay of an eventgate older than the lock files holds no mark, and must not lose
-    its leases while it lives. Every relay that ever used a PostgreSQL outbox holds its advisory lock, so
-    there a free lock means a dead owner."""
+    """A relay of an eventgate older than the lock files (SQLite) or the owners' table (PostgreSQL)
+    holds no mark, and must not lose its leases while it lives."""
     unmarked, other = await open_store(), await open_store()
     await unmarked.append([event(1)])
     await unmarked.claim("relay-old", 10, LEASE_SECONDS)
