@@ -544,6 +544,7 @@ def render(document: Mapping[str, Any]) -> str:
         lines.append(leak_check(scenarios["outbox"]))
     if log := log_cost_line(scenarios):
         lines.append(log)
+    lines += p99_floor_lines(scenarios, settings["connections"])
     for name, scenario in scenarios.items():
         lines += disk_lines(name, scenario)
     if load := machine_load(scenarios):
@@ -645,6 +646,31 @@ def log_cost_line(scenarios: Mapping[str, Any]) -> str:
     return ""
 
 
+def p99_floor_lines(scenarios: Mapping[str, Any], connections: int) -> list[str]:
+    """What each p99 target asks of throughput on this machine.
+
+    With ``connections`` requests always in flight, the mean latency is ``connections`` / req/s
+    (Little's law), so a p99 target is also a throughput target: at the spread the bare ceiling
+    itself shows (its p99 over its mean), the p99 is met only from the req/s given here.
+    """
+    lines = []
+    for name, target in TARGETS.items():
+        if not isinstance(target, ShareOfCeiling) or target.p99_ms is None or name not in scenarios:
+            continue
+        ceiling = ceiling_of(name, scenarios)
+        if ceiling is None or "median_run" not in scenarios[name]:
+            continue
+        spread = ceiling["p99_ms"] / (connections / ceiling["requests_per_second"] * 1000)
+        needed = connections * spread / target.p99_ms * 1000
+        lines.append(
+            f"- {label_of(name, scenarios[name])}: p99 <={target.p99_ms:g} ms at {connections} connections "
+            f"needs {needed:,.0f} req/s at the ceiling's own spread (its p99 is {spread:.2f} times its "
+            f"mean latency, {connections} / req/s): {needed / ceiling['requests_per_second']:.2f} times "
+            "the ceiling's req/s."
+        )
+    return lines
+
+
 def _md_disk(scenarios: Mapping[str, Any]) -> list[str]:
     lines = []
     for name, scenario in scenarios.items():
@@ -708,6 +734,8 @@ def readme_section(document: Mapping[str, Any], results_path: str) -> str:
         ]
     if log := log_cost_line(scenarios):
         lines += ["", log]
+    if floors := p99_floor_lines(scenarios, document["settings"]["connections"]):
+        lines += ["", "What the p99 targets ask of throughput on this machine:", "", *floors]
     if disk := _md_disk(scenarios):
         lines += ["", "The outbox on disk under steady load:", "", *disk]
     if failed:

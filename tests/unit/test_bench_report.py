@@ -196,3 +196,15 @@ def test_the_access_log_cost_is_the_median_of_the_alternated_pairs_when_the_row_
     assert "(5, 9, 6, -2 µs)" in section
     scenarios["outbox-quiet"]["log_cost"] = {"pairs_us": [12.0, 11.0], "median_us": 11.5, "seconds": 10.0}
     assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "FAIL"
+
+
+def test_a_p99_target_is_read_as_the_throughput_it_needs_at_the_ceilings_own_spread() -> None:
+    # 32 connections at 4,000 req/s: a mean of 8 ms; the ceiling's p99 of 16 ms is twice its mean,
+    # so a p99 of 10 ms needs a mean of 5 ms: 6,400 req/s, 1.6 times the ceiling.
+    scenarios = {"ceiling": server(4_000, p99_ms=16.0), "outbox": server(3_000, p99_ms=20.0)}
+
+    (line,) = report.p99_floor_lines(scenarios, connections=32)
+
+    assert "p99 <=10 ms at 32 connections needs 6,400 req/s" in line
+    assert "its p99 is 2.00 times its mean latency" in line
+    assert line.endswith("1.60 times the ceiling's req/s.")
