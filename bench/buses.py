@@ -40,6 +40,8 @@ class DrainSink:
     delivered: Callable[[], int]
     requests: Callable[[], int] | None = field(default=None)
     """Requests the bus received, where it counts them (the Inngest stand-in)."""
+    broker_pid: int | None = field(default=None)
+    """The broker's process, whose CPU the drain reports beside the relay's."""
 
 
 @contextlib.contextmanager
@@ -56,7 +58,9 @@ def private_nats(workdir: Path) -> Iterator[DrainSink]:
                 "EVENTGATE_NATS_URL": f"nats://{LOOPBACK}:{port}",
                 "EVENTGATE_NATS_STREAM": "EVENTGATE_BENCH",
             }
-            yield DrainSink("nats", env, lambda: _jetstream_messages(running, monitor))
+            yield DrainSink(
+                "nats", env, lambda: _jetstream_messages(running, monitor), broker_pid=running.pid
+            )
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
@@ -123,6 +127,17 @@ class _QueueCounter:
         await self._connection.close()
 
 
+def _erlang_vm() -> int | None:
+    """The machine's RabbitMQ, when one Erlang VM runs (``beam.smp``): shared, so its CPU counts
+    whatever else it serves meanwhile."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "beam.smp":
+                pids.append(int(entry.name))
+    return pids[0] if len(pids) == 1 else None
+
+
 @contextlib.contextmanager
 def rabbitmq_queue(url: str = RABBITMQ_URL) -> Iterator[DrainSink]:
     """A throwaway exchange and quorum queue of the same name, deleted when the block ends."""
@@ -136,7 +151,7 @@ def rabbitmq_queue(url: str = RABBITMQ_URL) -> Iterator[DrainSink]:
         "EVENTGATE_RABBITMQ_QUEUE": name,
     }
     try:
-        yield DrainSink("rabbitmq", env, lambda: loop.call(counter.messages()))
+        yield DrainSink("rabbitmq", env, lambda: loop.call(counter.messages()), broker_pid=_erlang_vm())
     finally:
         try:
             loop.call(counter.delete(name))

@@ -233,6 +233,7 @@ def drain_line(drain: Mapping[str, Any]) -> str:
         f"events in {drain['seconds']:.1f} s = {drain['events_per_second']:,.0f} events/s"
         + (f" in {requests:,} requests" if requests is not None else "")
         + f", relay CPU {drain['relay_cpu_us_per_event']:.1f} us/event"
+        + (f", broker CPU {broker:.1f} us/event" if (broker := drain.get("broker_cpu_us_per_event")) else "")
     )
 
 

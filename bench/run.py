@@ -165,6 +165,7 @@ class DrainResult:
     seconds: float
     events_per_second: float
     relay_cpu_us_per_event: float
+    broker_cpu_us_per_event: float | None
     relay_rss_mib: float
     pending_after: int | None
     complete: bool
@@ -680,7 +681,7 @@ class Bench:
         base, base_requests = sink.delivered(), sink.requests() if sink.requests else None
         deadline = time.monotonic() + self.settings.drain_timeout
         first_at: float | None = None
-        cpu_at_first = 0.0
+        cpu_at_first = broker_at_first = 0.0
         now = base
         while time.monotonic() < deadline and now - base < events:
             if relay.process.poll() is not None:
@@ -689,10 +690,12 @@ class Bench:
             now = sink.delivered()
             if first_at is None and now > base:
                 first_at, cpu_at_first = time.monotonic(), cpu_seconds(relay.pid)
+                broker_at_first = cpu_seconds(sink.broker_pid) if sink.broker_pid else 0.0
         finished = time.monotonic()
         delivered = now - base
         seconds = finished - (first_at or finished)
         cpu = cpu_seconds(relay.pid) - cpu_at_first
+        broker_cpu = cpu_seconds(sink.broker_pid) - broker_at_first if sink.broker_pid else None
         requests = sink.requests() - base_requests if sink.requests and base_requests is not None else None
         return DrainResult(
             backend=sink.backend,
@@ -703,6 +706,9 @@ class Bench:
             seconds=round(seconds, 2),
             events_per_second=round(delivered / seconds, 1) if seconds > 0 else 0.0,
             relay_cpu_us_per_event=round(cpu / delivered * 1e6, 1) if delivered else 0.0,
+            broker_cpu_us_per_event=round(broker_cpu / delivered * 1e6, 1)
+            if broker_cpu is not None and delivered
+            else None,
             relay_rss_mib=round(memory_mib(relay.pid), 1),
             pending_after=None,
             complete=delivered >= events,

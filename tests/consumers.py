@@ -22,7 +22,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
-from adapters.nats_bus.bus import MSG_ID
+from adapters.nats_bus.frames import MSG_ID
 from tests.brokers import RABBITMQ_URL
 
 FETCH_BATCH = 1000

@@ -5,7 +5,9 @@ Each event is one message on ``<prefix>.<event name>`` whose body is the event's
 sent within its duplicate window. A publish sends all its messages at once, each asking for the
 stream's acknowledgement on a reply subject of its own, and then waits for the acknowledgements
 together. An event is published once the stream acknowledged it; an acknowledgement saying
-``duplicate`` means the stream had it already, which is a success too.
+``duplicate`` means the stream had it already, which is a success too. The messages go out as one
+write of frames the bus encodes itself (``frames``), and the acknowledgements are read as they come
+(``client``), both beside nats-py's per-message ways.
 
 When the connection drops, nats-py reconnects by itself; messages not yet acknowledged are sent
 again on the new connection, until the publish deadline. Everything a publish waits for (the first
@@ -21,14 +23,15 @@ from dataclasses import dataclass
 
 import msgspec
 import nats.errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
 
 from adapters.event_json import as_encoded
+from adapters.nats_bus.client import BatchingClient
 from adapters.nats_bus.connection import Redactor, connect_options, server_names
 from adapters.nats_bus.errors import NatsConfigError
+from adapters.nats_bus.frames import encode_publishes
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nats_bus.stream import ensure_stream
 from adapters.nats_bus.subjects import check_prefix, subject_token
@@ -38,8 +41,6 @@ from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
 
-MSG_ID = "Nats-Msg-Id"
-CONTENT_TYPE = "application/json"
 PROBE_TIMEOUT = 2.0
 RETRY_PAUSE = 0.1
 """Seconds to wait before sending again the messages no stream answered (JetStream restarting)."""
@@ -119,7 +120,7 @@ class NatsEventBus:
         self._redact = Redactor(settings)
         self._servers = server_names(settings)
         self._prefix = f"{settings.subject_prefix}."
-        self._client = Client()
+        self._client = BatchingClient()
         self._connecting: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         """Set once connected and sure of the stream, for good."""
@@ -174,6 +175,7 @@ class NatsEventBus:
             raise
         self._inbox = f"{self._client.new_inbox()}."
         self._replies = await self._client.subscribe(f"{self._inbox}*.*", cb=self._on_reply)
+        self._client.direct(self._replies, self._on_answer)
         self._ready.set()
         self._connected.set()
         logger.info("connected to NATS (%s); stream %s", self._servers, self._settings.stream)
@@ -261,17 +263,9 @@ class NatsEventBus:
         serial = next(self._serials)
         waiting = _Round(len(pending), loop)
         self._rounds[serial] = waiting
-        reply = f"{self._inbox}{serial}."
-        publish = self._client.publish
+        frames = encode_publishes([messages[index] for index in pending], f"{self._inbox}{serial}.")
         try:
-            for position, index in enumerate(pending):
-                subject, body, event_id = messages[index]
-                await publish(
-                    subject,
-                    body,
-                    reply=f"{reply}{position}",
-                    headers={MSG_ID: event_id, "Content-Type": CONTENT_TYPE},
-                )
+            await self._client.write(frames)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(deadline):
                     await waiting.done
@@ -283,25 +277,44 @@ class NatsEventBus:
             answers[index] = waiting.answers[position]
 
     async def _on_reply(self, msg: Msg) -> None:
-        serial, _, position = msg.subject[len(self._inbox) :].partition(".")
-        waiting = self._rounds.get(int(serial))
-        if waiting is None:
-            return
+        """A reply nats-py dispatched to the subscription: one with headers, a status such as no
+        responders; the others come to ``_on_answer`` directly."""
         headers = msg.headers
         if headers is not None and headers.get(_STATUS) == _NO_RESPONDERS:
-            waiting.answer(int(position), _NO_STREAM)
+            if (found := self._waiting_for(msg.subject.encode())) is not None:
+                waiting, position = found
+                waiting.answer(position, _NO_STREAM)
             return
+        self._on_answer(msg.subject.encode(), msg.data)
+
+    def _on_answer(self, subject: bytes, data: bytes) -> None:
+        """The stream's answer to one message: its acknowledgement, or the error that refused it."""
+        found = self._waiting_for(subject)
+        if found is None:
+            return
+        waiting, position = found
         try:
-            ack = _ack_decoder.decode(msg.data)
+            ack = _ack_decoder.decode(data)
         except msgspec.DecodeError:
-            waiting.answer(int(position), _Answer(_RETRY, "JetStream answered with something not JSON"))
+            waiting.answer(position, _Answer(_RETRY, "JetStream answered with something not JSON"))
             return
         error = ack.error
         if error is None:
-            waiting.answer(int(position), _STORED_ANSWER)
+            waiting.answer(position, _STORED_ANSWER)
             return
         said = f"{error.description} (JetStream error {error.err_code})"
-        waiting.answer(int(position), _Answer(_RETRY if error.code >= 500 else _REFUSED, said))
+        waiting.answer(position, _Answer(_RETRY if error.code >= 500 else _REFUSED, said))
+
+    def _waiting_for(self, subject: bytes) -> tuple[_Round, int] | None:
+        """The round a reply subject ``<inbox><serial>.<position>`` answers, and the position in it."""
+        serial, _, position = subject[len(self._inbox) :].partition(b".")
+        try:
+            waiting, index = self._rounds.get(int(serial)), int(position)
+        except ValueError:
+            return None
+        if waiting is None or not 0 <= index < len(waiting.answers):
+            return None
+        return waiting, index
 
     async def _wait_until_ready(
         self, deadline: float, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None] = ()

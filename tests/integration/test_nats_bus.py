@@ -1,5 +1,6 @@
 """The NATS bus against a private nats-server: its stream, its start-up errors, its secrets."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,6 +94,22 @@ async def test_a_stream_deleted_under_it_rejects_events_and_says_why(server: Nat
         with pytest.raises(EventRejected, match="stream EVENTGATE does not exist"):
             await bus.publish([an_event()])
         assert await bus.probe() == "the JetStream stream EVENTGATE does not exist"
+
+
+async def test_ignores_stray_replies_on_its_inbox_while_it_waits_for_answers(server: NatsServer) -> None:
+    async with open_nats_bus(settings_for(server.url, publish_deadline=5.0)) as bus:
+        inbox = bus._inbox  # where the stream's answers come: <inbox><publish>.<position>
+        intruder = await nats.connect(server.url)
+        events = [an_event() for _ in range(5000)]
+        publishing = asyncio.create_task(bus.publish(events))
+        while not publishing.done():
+            for stray in ("x.y", "0.x", "0.-1", "0.1000", "0.99999", "1.5"):
+                await intruder.publish(f"{inbox}{stray}", b"{}")
+            await intruder.flush()
+        await intruder.close()
+
+        assert await publishing == [event.id for event in events]
+        assert await bus.publish([events[0]]) == [events[0].id]
 
 
 async def test_never_logs_the_token_or_the_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
