@@ -123,7 +123,7 @@ async def test_a_version_1_file_is_upgraded_keeping_every_event(tmp_path: Path) 
         (as_encoded(event("pending-2")), 1),
     ]
     assert retried == ["delivered-1"]
-    hashes = dict(read(path, f"SELECT id, request_hash FROM {EVERY_EVENT}"))  # noqa: S608
+    hashes = {row[0]: row[1] for row in read(path, f"SELECT id, request_hash FROM {EVERY_EVENT}")}  # noqa: S608
     assert {
         event_id: hashes[event_id] for event_id in ("pending-1", "dead-1", "delivered-1", "pending-2")
     } == {
