@@ -42,7 +42,9 @@ def file_bytes(path: Path) -> tuple[int, int]:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        rows = connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        rows = connection.execute(
+            "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_delivered)"
+        ).fetchone()[0]
     return pages * page_size, rows
 
 

@@ -9,7 +9,7 @@ from adapters.event_json import decode_event, request_fingerprint
 
 SyncMode = Literal["normal", "full"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 JOURNAL_SIZE_LIMIT = 16 << 20
 """Bytes of write-ahead log kept once it starts over, about what it reaches between two checkpoints
@@ -22,14 +22,15 @@ _LONGEST_PAUSE = 0.05
 attempts wait for is another process's switch, one small write."""
 
 _TABLES = (
-    # ``seq`` is the rowid without AUTOINCREMENT: a new row gets one more than the largest rowid in
-    # the table, hence more than every row still there, pending ones included, so ``ORDER BY seq``
-    # stays oldest first; only the numbers of rows already deleted from the top may come back. A
-    # delivered row is copied to the top, so that its old page empties (``mark_delivered``).
-    # ``body`` is NULL once delivered (unless EVENTGATE_OUTBOX_KEEP_DELIVERED); ``request_hash`` is
-    # kept as long as the row, for the idempotency check (see ``store.py``). It may be NULL only in
-    # a row appended by an older eventgate still running after the upgrade: NOT NULL would make its
-    # ``INSERT OR IGNORE`` skip the row, and lose the event it acknowledged.
+    # The pending and dead events. ``seq`` is the rowid without AUTOINCREMENT: a new row gets one
+    # more than the largest rowid in the table, hence more than every row still there, pending ones
+    # included, so ``ORDER BY seq`` stays oldest first; only the numbers of rows already deleted
+    # from the top may come back. A delivered event leaves this table for ``outbox_delivered``
+    # (``mark_delivered``); a row with state 'delivered' here was marked by a schema-2 eventgate
+    # still running after the upgrade. ``request_hash`` is kept as long as the event, for the
+    # idempotency check (see ``store.py``). It may be NULL only in a row appended by an older
+    # eventgate still running after an upgrade: NOT NULL would make its ``INSERT OR IGNORE`` skip
+    # the row, and lose the event it acknowledged.
     """CREATE TABLE IF NOT EXISTS outbox (
         seq          INTEGER PRIMARY KEY,
         id           TEXT    NOT NULL UNIQUE,
@@ -48,6 +49,26 @@ _TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending'",
     "CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (state, finished_at) WHERE state != 'pending'",
+    # The delivered events, kept for the idempotency check until the retention purges them: what a
+    # pending row held but its body (kept only with EVENTGATE_OUTBOX_KEEP_DELIVERED). Leaving the
+    # wide table empties its pages in the order events were claimed, and new rows reuse them; a row
+    # shrunk in place would keep its page (SQLite merges pages only when rows are deleted from them).
+    """CREATE TABLE IF NOT EXISTS outbox_delivered (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT    NOT NULL UNIQUE,
+        request_hash BLOB,
+        body         BLOB,
+        size         INTEGER NOT NULL,
+        accepted_at  INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL,
+        finished_at  INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_delivered_finished ON outbox_delivered (finished_at)",
+    # An id is stored once across both tables: an append of a delivered id is skipped, as the UNIQUE
+    # constraint skips one still in ``outbox`` (both inserts are ``INSERT OR IGNORE``).
+    """CREATE TRIGGER IF NOT EXISTS outbox_delivered_ids BEFORE INSERT ON outbox
+        WHEN EXISTS (SELECT 1 FROM outbox_delivered WHERE id = NEW.id)
+        BEGIN SELECT RAISE(IGNORE); END""",
     # One row rewritten by every readiness probe: proof that the file can still be written.
     """CREATE TABLE IF NOT EXISTS outbox_heartbeat (
         singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -64,6 +85,14 @@ _TABLES = (
     "INSERT OR IGNORE INTO outbox_totals VALUES (1, 0, 0)",
 )
 
+_MOVE_DELIVERED = (
+    "INSERT INTO outbox_delivered (id, request_hash, body, size, accepted_at, attempts, finished_at)"
+    " SELECT id, request_hash, body, size, accepted_at, attempts, finished_at FROM outbox"
+    " WHERE state = 'delivered' ORDER BY finished_at, seq",
+    "DELETE FROM outbox WHERE state = 'delivered'",
+)
+"""The delivered events of an older schema, moved to ``outbox_delivered`` (a body kept stays kept)."""
+
 _FROM_VERSION_1 = (
     "DROP TRIGGER outbox_totals_insert",
     "DROP TRIGGER outbox_totals_update",
@@ -79,11 +108,15 @@ _FROM_VERSION_1 = (
     "DROP TABLE outbox_version_1",
     "UPDATE outbox_totals SET (events, bytes) ="
     " (SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE state != 'delivered')",
+    *_MOVE_DELIVERED,
 )
 """Version 1 had AUTOINCREMENT, triggers keeping the totals, every body for good, and no request hash:
 each row is copied, with the hash of the request its body holds, and the totals are counted anew."""
 
-_UPGRADES = {0: _TABLES, 1: _FROM_VERSION_1, SCHEMA_VERSION: ()}
+_FROM_VERSION_2 = (*_TABLES, *_MOVE_DELIVERED)
+"""Version 2 kept delivered events in ``outbox``, each moved to the table's end without its body."""
+
+_UPGRADES = {0: _TABLES, 1: _FROM_VERSION_1, 2: _FROM_VERSION_2, SCHEMA_VERSION: ()}
 
 
 def connect(path: str, sync: SyncMode, *, busy_timeout: float = 10.0) -> sqlite3.Connection:

@@ -292,27 +292,32 @@ class SqliteOutboxStore:
     async def mark_delivered(self, owner: str, event_ids: Sequence[str]) -> None:
         """Delivered is delivered, whoever holds the lease now: the bus has the event.
 
-        Its row is moved rather than updated: replaced by a copy without its body at the end of the
-        table (one statement, ``INSERT OR REPLACE``). A row shrunk in place keeps its page, which
-        SQLite merges with others only when rows are deleted from it, not when they shrink: the disk
-        would keep what the bodies took for the whole retention. Rows leaving in the order they
-        were claimed empty whole pages instead, which new rows reuse.
+        Its row moves to ``outbox_delivered`` without its body (see ``schema.py``): a copy appended
+        there, the row deleted here. Rows leaving in the order they were claimed empty whole pages,
+        which new rows reuse. The copy's rowids follow the largest, so the bytes the totals lose are
+        those of the rowids after the largest before the copy.
         """
 
         def mark(connection: sqlite3.Connection) -> None:
             now = self._clock_ms()
+            ids = json.dumps(list(event_ids))
             with _write_transaction(connection):
-                sizes = connection.execute(
-                    "INSERT OR REPLACE INTO outbox (id, request_hash, body, size, state, accepted_at, attempts,"
-                    " not_before, finished_at) SELECT id, request_hash, iif(?, body, NULL), size, 'delivered',"
-                    " accepted_at, attempts, not_before, ? FROM outbox"
-                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING size",
-                    (self._keep_delivered, now, json.dumps(list(event_ids))),
-                ).fetchall()
-                if sizes:
+                copied = connection.execute(
+                    "INSERT INTO outbox_delivered (id, request_hash, body, size, accepted_at, attempts, finished_at)"
+                    " SELECT id, request_hash, iif(?, body, NULL), size, accepted_at, attempts, ? FROM outbox"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+                    (self._keep_delivered, now, ids),
+                )
+                moved, last = copied.rowcount, copied.lastrowid
+                if moved > 0 and last is not None:
                     connection.execute(
-                        "UPDATE outbox_totals SET events = events - ?, bytes = bytes - ?",
-                        (len(sizes), sum(size for (size,) in sizes)),
+                        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'",
+                        (ids,),
+                    )
+                    connection.execute(
+                        "UPDATE outbox_totals SET events = events - ?, bytes = bytes -"
+                        " (SELECT coalesce(sum(size), 0) FROM outbox_delivered WHERE seq > ?)",
+                        (moved, last - moved),
                     )
 
         await self._writes.call(mark)
@@ -366,7 +371,9 @@ class SqliteOutboxStore:
             ).fetchone()
             (dead,) = connection.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()
             (recent,) = connection.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'delivered' AND finished_at >= ?", (now - 60_000,)
+                "SELECT (SELECT count(*) FROM outbox_delivered WHERE finished_at >= ?)"
+                " + (SELECT count(*) FROM outbox WHERE state = 'delivered' AND finished_at >= ?)",
+                (now - 60_000, now - 60_000),
             ).fetchone()
             last_error = connection.execute(
                 "SELECT last_error FROM outbox WHERE state != 'delivered' AND failed_at IS NOT NULL"
@@ -427,19 +434,27 @@ class SqliteOutboxStore:
 
         def purge(connection: sqlite3.Connection) -> int:
             with _write_transaction(connection):
-                return connection.execute("DELETE FROM outbox WHERE state = 'delivered'").rowcount
+                forgotten: int = connection.execute("DELETE FROM outbox_delivered").rowcount
+                return forgotten + connection.execute("DELETE FROM outbox WHERE state = 'delivered'").rowcount
 
         return await self._worker.call(purge)
 
     async def _forget_delivered_chunk(self, before_ms: int, limit: int) -> int:
         def forget(connection: sqlite3.Connection) -> int:
             with _write_transaction(connection):
-                # ``state != 'pending'`` repeats the partial index's condition, which lets SQLite use it.
-                return connection.execute(
-                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_finished"
-                    " WHERE state != 'pending' AND state = 'delivered' AND finished_at < ? LIMIT ?)",
+                forgotten: int = connection.execute(
+                    "DELETE FROM outbox_delivered WHERE seq IN (SELECT seq FROM outbox_delivered"
+                    " INDEXED BY outbox_delivered_finished WHERE finished_at < ? LIMIT ?)",
                     (before_ms, limit),
                 ).rowcount
+                if forgotten < limit:  # rows marked by a schema-2 eventgate (``schema.py``)
+                    # ``state != 'pending'`` repeats the partial index's condition, which lets SQLite use it.
+                    forgotten += connection.execute(
+                        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_finished"
+                        " WHERE state != 'pending' AND state = 'delivered' AND finished_at < ? LIMIT ?)",
+                        (before_ms, limit - forgotten),
+                    ).rowcount
+                return forgotten
 
         return await self._worker.call(forget)
 
@@ -501,7 +516,7 @@ class SqliteOutboxStore:
 def _insert(connection: sqlite3.Connection, rows: list[_Row]) -> tuple[int, int] | IdempotencyKeyReused:
     """Insert one request's new events; returns how many and their bytes, or the reused keys' error.
 
-    When an id was already there, each event's hash is compared with the hash stored under its id
+    When an id was already there (pending, dead or delivered), each event's hash is compared with the hash stored under its id
     (its own, if it was inserted just now: so two events of one request are compared too). On a
     mismatch the request's new rows are deleted again: they are the rows above the largest ``seq``
     before it, since a rowid without AUTOINCREMENT is one more than the largest, and this
@@ -516,7 +531,8 @@ def _insert(connection: sqlite3.Connection, rows: list[_Row]) -> tuple[int, int]
         return inserted, sum(row[3] for row in rows)
     stored = dict(
         connection.execute(
-            "SELECT id, request_hash FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, request_hash FROM outbox WHERE id IN (SELECT value FROM json_each(?1)) UNION ALL"
+            " SELECT id, request_hash FROM outbox_delivered WHERE id IN (SELECT value FROM json_each(?1))",
             (json.dumps([row[0] for row in rows]),),
         ).fetchall()
     )

@@ -44,7 +44,10 @@ class Stores:
     async def body(self, event_id: str) -> bytes | None:
         if self.kind == "sqlite":
             with contextlib.closing(sqlite3.connect(self.path)) as reader:
-                row = reader.execute("SELECT body FROM outbox WHERE id = ?", (event_id,)).fetchone()
+                row = reader.execute(
+                    "SELECT body FROM outbox WHERE id = ?1 UNION ALL SELECT body FROM outbox_delivered WHERE id = ?1",
+                    (event_id,),
+                ).fetchone()
             body: bytes | None = row[0] or None
             return body
         connection = await asyncpg.connect(SHARED_URL)

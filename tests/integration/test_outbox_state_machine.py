@@ -171,7 +171,11 @@ class SqliteOutboxModel(OutboxModel):
 
     def stored_states(self) -> dict[str, str]:
         with sqlite3.connect(self.path) as reader:
-            rows = dict(reader.execute("SELECT id, state FROM outbox").fetchall())
+            rows = dict(
+                reader.execute(
+                    "SELECT id, state FROM outbox UNION ALL SELECT id, 'delivered' FROM outbox_delivered"
+                ).fetchall()
+            )
         reader.close()
         return rows
 

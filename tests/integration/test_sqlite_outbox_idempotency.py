@@ -9,6 +9,7 @@ import pytest
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from domain.errors import EventBusUnavailable, IdempotencyKeyReused
 from domain.event import JsonValue, UserEvent
+from tests.sqlite_outbox_rows import EVERY_EVENT
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +22,7 @@ def event(event_id: str, payload: JsonValue = "a", *, name: str = "app/test", us
 
 def stored(path: Path, column: str = "id") -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as reader:
-        rows = reader.execute(f"SELECT id, {column} FROM outbox ORDER BY seq").fetchall()  # noqa: S608
+        rows = reader.execute(f"SELECT id, {column} FROM {EVERY_EVENT} ORDER BY seq").fetchall()  # noqa: S608
     reader.close()
     return rows
 

@@ -14,6 +14,7 @@ from adapters.sqlite_outbox.schema import connect
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from adapters.sqlite_outbox.worker import SqliteWorker
 from domain.event import UserEvent
+from tests.sqlite_outbox_rows import EVERY_EVENT
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +72,7 @@ async def outbox(path: Path) -> AsyncIterator[SqliteOutboxStore]:
 
 def rows_in(path: Path, where: str = "1") -> int:
     with sqlite3.connect(path) as reader:
-        count: int = reader.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()[0]  # noqa: S608
+        count: int = reader.execute(f"SELECT count(*) FROM {EVERY_EVENT} WHERE {where}").fetchone()[0]  # noqa: S608
     return count
 
 
