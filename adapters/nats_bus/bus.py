@@ -27,7 +27,7 @@ from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
 
 from adapters.event_json import as_encoded
-from adapters.nats_bus.connection import Redactor, connect_options, server_names
+from adapters.nats_bus.connection import RECONNECT_WAIT, Redactor, connect_options, server_names
 from adapters.nats_bus.errors import NatsConfigError
 from adapters.nats_bus.refusals import CREDENTIALS_REJECTED, refusal_cause, what_to_check
 from adapters.nats_bus.settings import NatsSettings
@@ -153,13 +153,22 @@ class NatsEventBus:
     async def close(self) -> None:
         self._closing = True
         if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+            await self._stop_connecting(self._connecting)
         for waiting in self._rounds.values():
             waiting.interrupt()
         if not self._client.is_closed:
             await self._client.close()
+
+    @staticmethod
+    async def _stop_connecting(connecting: "asyncio.Task[None]") -> None:
+        """Cancel the first connection until it ends: a cancellation that lands as the server refuses an
+        attempt can be lost in nats-py (its ``asyncio.wait_for`` returns the answer instead), and the
+        connection then goes on trying, for ever."""
+        while not connecting.done():
+            connecting.cancel()
+            await asyncio.wait({connecting}, timeout=RECONNECT_WAIT)
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
 
     async def _connect(self) -> None:
         await self._client.connect(
@@ -185,10 +194,15 @@ class NatsEventBus:
     async def _on_error(self, error: Exception) -> None:
         """Log each error once in a row: reconnecting repeats the same one several times a second."""
         said = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+        cause = refusal_cause(error)
+        if cause is None and self._refusal is not None and self._refusal[0] == CREDENTIALS_REJECTED:
+            # The server closing the connection it refused, attempt after attempt: nothing new.
+            logger.debug("NATS (%s): %s", self._servers, said)
+            return
         if said != self._last_error:
             logger.warning("NATS (%s): %s", self._servers, said)
         self._last_error = said
-        if (cause := refusal_cause(error)) is not None:
+        if cause is not None:
             self._refusal = (cause, said, asyncio.get_running_loop().time())
 
     async def _on_disconnected(self) -> None:
