@@ -172,4 +172,5 @@ def test_a_failed_probe_keeps_a_refusal_as_it_is_but_is_an_outage_of_its_own_oth
     assert pauses == ["event key rejected", "bus unavailable"]
     assert refused.refusal() is not None
     assert refused.until_next_probe() == pytest.approx(0.8)
-    assert [record.levelname for record in caplog.records] == ["ERROR", "WARNING"]
+    said = [record.levelname for record in caplog.records if record.levelno >= logging.WARNING]
+    assert said == ["ERROR", "WARNING"]
