@@ -87,6 +87,18 @@ class BusOutage:
             logger.debug("the event bus still fails: %s", error.reason)
         self._schedule_probe(started_at, error.retry_after)
 
+    def probe_failed(self, reason: str, started_at: float) -> None:
+        """The bus's own probe, begun at ``started_at``, failed with ``reason``.
+
+        A probe cannot tell a bus that refuses eventgate from one that is away (a broker that rejects
+        the credentials cannot be connected to either): a refusal stands until a batch shows otherwise.
+        """
+        if not self._refused:
+            self.failed(EventBusUnavailable(reason), started_at)
+            return
+        logger.debug("the event bus still fails its probe: %s", reason)
+        self._schedule_probe(started_at, None)
+
     def unproven(self, started_at: float) -> None:
         """The probe begun at ``started_at`` passed, but nothing was due to prove the bus with."""
         self._schedule_probe(started_at, None)

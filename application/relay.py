@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from application.bus_outage import DEFAULT_PROBES, BusOutage, ProbeSchedule
 from application.deliver_outbox_events import BatchOutcome, DeliverOutboxEvents
 from application.ports import ReadinessProbe
-from domain.errors import EventBusUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class OutboxRelay:
             self._held_back = 0
             return True
         self._held_back += 1
-        self._outage.failed(EventBusUnavailable(reason), started)
+        self._outage.probe_failed(reason, started)
         return False
 
     async def _hold_ownership(self) -> None:

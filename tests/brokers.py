@@ -5,12 +5,16 @@ test may kill and restart it. RabbitMQ is the machine's (127.0.0.1:5672, guest/g
 declares exchanges and queues of its own names and deletes them afterwards.
 """
 
+import contextlib
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiormq
@@ -20,6 +24,7 @@ from adapters.rabbitmq_bus.bus import QUORUM
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 RABBITMQ_URL = f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+RABBITMQCTL = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
 START_TIMEOUT = 10.0
 
 
@@ -35,13 +40,25 @@ def unique_name(prefix: str) -> str:
 
 
 class NatsServer:
-    """``nats-server -js`` on ``port``, storing in ``folder``; ``kill`` and ``start`` keep both."""
+    """``nats-server -js`` on ``port``, storing in ``folder``; ``kill`` and ``start`` keep both.
 
-    def __init__(self, folder: Path, *, max_payload: int | None = None, token: str | None = None) -> None:
+    ``token`` makes it ask for that token; ``config`` is added to its configuration as it is (users,
+    accounts, TLS).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        max_payload: int | None = None,
+        token: str | None = None,
+        config: str = "",
+    ) -> None:
         self.folder = folder
         self.port = free_port()
         self._max_payload = max_payload
         self._token = token
+        self._config = config
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,6 +75,8 @@ class NatsServer:
             lines.append(f"max_payload: {self._max_payload}")
         if self._token is not None:
             lines.append(f'authorization {{ token: "{self._token}" }}')
+        if self._config:
+            lines.append(self._config)
         config.write_text("\n".join(lines) + "\n")
         with (self.folder / "nats.log").open("ab") as log:
             self._process = subprocess.Popen([NATS_SERVER, "-c", str(config)], stdout=log, stderr=log)
@@ -107,3 +126,37 @@ async def delete_rabbitmq(exchange: str, queue: str) -> None:
         if queue:
             await channel.queue_delete(queue)
         await channel.exchange_delete(exchange)
+
+
+@dataclass(frozen=True, slots=True)
+class RabbitmqAccount:
+    vhost: str
+    user: str
+    password: str
+
+    def url(self, port: int = RABBITMQ_PORT) -> str:
+        return f"amqp://{self.user}:{self.password}@{RABBITMQ_HOST}:{port}/{self.vhost}"
+
+
+def rabbitmqctl(*arguments: str) -> None:
+    subprocess.run([RABBITMQCTL, *arguments], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def rabbitmq_account(permissions: tuple[str, str, str] | None) -> Iterator[RabbitmqAccount]:
+    """A virtual host and a user of their own on the shared broker, removed afterwards; the user has
+    ``permissions`` (configure, write, read patterns) on the virtual host, or no access at all."""
+    account = RabbitmqAccount(
+        unique_name("eventgate-test"), unique_name("eventgate-test"), secrets.token_hex(8)
+    )
+    rabbitmqctl("add_vhost", account.vhost)
+    try:
+        rabbitmqctl("add_user", account.user, account.password)
+        try:
+            if permissions is not None:
+                rabbitmqctl("set_permissions", "-p", account.vhost, account.user, *permissions)
+            yield account
+        finally:
+            rabbitmqctl("delete_user", account.user)
+    finally:
+        rabbitmqctl("delete_vhost", account.vhost)

@@ -29,14 +29,15 @@ from nats.js.errors import NotFoundError
 
 from adapters.event_json import as_encoded
 from adapters.nats_bus.client import BatchingClient
-from adapters.nats_bus.connection import Redactor, connect_options, server_names
+from adapters.nats_bus.connection import RECONNECT_WAIT, Redactor, connect_options, server_names
 from adapters.nats_bus.errors import NatsConfigError
 from adapters.nats_bus.frames import encode_publishes
+from adapters.nats_bus.refusals import CREDENTIALS_REJECTED, refusal_cause, what_to_check
 from adapters.nats_bus.settings import NatsSettings
 from adapters.nats_bus.stream import ensure_stream
 from adapters.nats_bus.subjects import check_prefix, subject_token
 from application.ports import EncodedEvent
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class NatsEventBus:
         self._fault: str | None = None
         self._closing = False
         self._last_error = "not connected yet"
+        self._refusal: tuple[str, str, float] | None = None
+        """The cause, words and loop time of the last refusal of eventgate itself, until connected again."""
         self._inbox = ""
         self._replies: Subscription | None = None
         self._rounds: dict[int, _Round] = {}
@@ -141,7 +144,7 @@ class NatsEventBus:
             await asyncio.wait_for(asyncio.shield(self._connecting), self._settings.connect_timeout)
         if self._connecting.done() and (error := self._connecting.exception()) is not None:
             raise error
-        if not self._ready.is_set():
+        if not self._ready.is_set() and self._refusal is None:
             logger.warning(
                 "NATS (%s) is not reachable yet (%s); events wait until it is",
                 self._servers,
@@ -151,13 +154,22 @@ class NatsEventBus:
     async def close(self) -> None:
         self._closing = True
         if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+            await self._stop_connecting(self._connecting)
         for waiting in self._rounds.values():
             waiting.interrupt()
         if not self._client.is_closed:
             await self._client.close()
+
+    @staticmethod
+    async def _stop_connecting(connecting: "asyncio.Task[None]") -> None:
+        """Cancel the first connection until it ends: a cancellation that lands as the server refuses an
+        attempt can be lost in nats-py (its ``asyncio.wait_for`` returns the answer instead), and the
+        connection then goes on trying, for ever."""
+        while not connecting.done():
+            connecting.cancel()
+            await asyncio.wait({connecting}, timeout=RECONNECT_WAIT)
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
 
     async def _connect(self) -> None:
         await self._client.connect(
@@ -166,6 +178,7 @@ class NatsEventBus:
             disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
         )
+        self._refusal = None
         js = self._client.jetstream(timeout=self._settings.connect_timeout)
         try:
             await ensure_stream(js, self._settings)
@@ -183,9 +196,16 @@ class NatsEventBus:
     async def _on_error(self, error: Exception) -> None:
         """Log each error once in a row: reconnecting repeats the same one several times a second."""
         said = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+        cause = refusal_cause(error)
+        if cause is None and self._refusal is not None and self._refusal[0] == CREDENTIALS_REJECTED:
+            # The server closing the connection it refused, attempt after attempt: nothing new.
+            logger.debug("NATS (%s): %s", self._servers, said)
+            return
         if said != self._last_error:
             logger.warning("NATS (%s): %s", self._servers, said)
         self._last_error = said
+        if cause is not None:
+            self._refusal = (cause, said, asyncio.get_running_loop().time())
 
     async def _on_disconnected(self) -> None:
         if self._ready.is_set() and not self._closing:
@@ -195,6 +215,7 @@ class NatsEventBus:
             waiting.interrupt()
 
     async def _on_reconnected(self) -> None:
+        self._refusal = None
         if self._ready.is_set():
             self._connected.set()
         logger.info("reconnected to NATS (%s)", self._servers)
@@ -204,6 +225,8 @@ class NatsEventBus:
         if self._fault is not None:
             return self._redact(self._fault)
         if not self._ready.is_set() or not self._client.is_connected:
+            if self._refusal is not None:
+                return self._refused(self._refusal, ()).reason
             return f"NATS is unreachable ({self._last_error})"
         try:
             await self._client.jetstream(timeout=PROBE_TIMEOUT).stream_info(self._settings.stream)
@@ -323,10 +346,14 @@ class NatsEventBus:
             raise EventBusUnavailable(self._redact(self._fault), accepted_ids=self._stored(events, answers))
         if self._connected.is_set():
             return
+        if self._refusal is not None and self._refusal[0] == CREDENTIALS_REJECTED:
+            raise self._refused(self._refusal, self._stored(events, answers))
         try:
             async with asyncio.timeout_at(deadline):
                 await self._connected.wait()
         except TimeoutError:
+            if self._refusal is not None:
+                raise self._refused(self._refusal, self._stored(events, answers)) from None
             raise EventBusUnavailable(
                 f"NATS ({self._servers}) is unreachable ({self._last_error}); gave up after "
                 f"{self._settings.publish_deadline:g} s",
@@ -371,12 +398,27 @@ class NatsEventBus:
         self, events: Sequence[EncodedEvent], answers: Sequence[_Answer | None], pending: Sequence[int]
     ) -> EventBusUnavailable:
         stored = self._stored(events, answers)
+        refusal = self._refusal
+        # A refusal since this publish began (its deadline ago, give or take a late event loop) is why
+        # no acknowledgement came: a message the account may not publish is dropped unanswered.
+        since = asyncio.get_running_loop().time() - 2 * self._settings.publish_deadline
+        if refusal is not None and refusal[2] >= since:
+            return self._refused(refusal, stored)
         said = [answer.reason for index in pending if (answer := answers[index]) is not None]
         why = said[0] if said else f"no acknowledgement came ({self._last_error})"
         return EventBusUnavailable(
             f"NATS ({self._servers}) did not store {len(pending)} of {len(events)} events within "
             f"{self._settings.publish_deadline:g} s: {why}",
             accepted_ids=stored,
+        )
+
+    def _refused(self, refusal: tuple[str, str, float], accepted_ids: Sequence[str]) -> SenderRefused:
+        """NATS refuses eventgate itself: no event passes until the configuration does."""
+        cause, said, _ = refusal
+        return SenderRefused(
+            f"{cause} — {what_to_check(cause)} (NATS ({self._servers}) answered {said})",
+            cause,
+            accepted_ids=accepted_ids,
         )
 
     @staticmethod

@@ -27,9 +27,10 @@ from adapters.rabbitmq_bus.confirms import Outcome
 from adapters.rabbitmq_bus.errors import RabbitmqConfigError
 from adapters.rabbitmq_bus.frames import Message
 from adapters.rabbitmq_bus.redaction import REDACTED_LOGGERS, RedactCredentials, Redactor, broker_name
+from adapters.rabbitmq_bus.refusals import PERMISSION_DENIED, refusal_cause, what_to_check
 from adapters.rabbitmq_bus.settings import RabbitmqSettings
 from application.ports import EncodedEvent
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class RabbitmqEventBus:
         loop = asyncio.get_running_loop()
         try:
             await self._open_channels(loop.time() + self._settings.connect_timeout)
+        except SenderRefused:
+            logger.warning("RabbitMQ (%s): %s", self._broker, self._last_error)
         except EventBusUnavailable as error:
             logger.warning("RabbitMQ is not reachable yet (%s); events wait until it is", error.reason)
 
@@ -121,6 +124,8 @@ class RabbitmqEventBus:
             answers = await publisher.publish([messages[index] for index in pending], deadline)
             for index, answer in zip(pending, answers, strict=True):
                 outcomes[index] = answer
+            if denied := [outcome for outcome in outcomes if outcome is not None and outcome.denied]:
+                raise self._refused(PERMISSION_DENIED, denied[0].reason, events, outcomes)
             refused = [outcome for outcome in outcomes if outcome is not None and outcome.refused]
             if refused:
                 stored = self._stored(events, outcomes)
@@ -183,6 +188,8 @@ class RabbitmqEventBus:
                     raise
                 except (TimeoutError, OSError, aiormq.AMQPError, ChannelLost) as error:
                     self._forget_channel(error)
+                    if (cause := refusal_cause(error)) is not None:
+                        raise self._refused(cause, describe(error), events, outcomes) from None
                     await asyncio.sleep(min(RETRY_PAUSE, max(deadline - loop.time(), 0)))
             return opened
 
@@ -236,6 +243,16 @@ class RabbitmqEventBus:
             async with asyncio.timeout(PROBE_TIMEOUT):
                 await connection.close()
         self._closing.discard(asyncio.current_task())
+
+    def _refused(
+        self, cause: str, said: str, events: Sequence[EncodedEvent], outcomes: Sequence[Outcome | None]
+    ) -> SenderRefused:
+        """RabbitMQ refuses eventgate itself: no event passes until the configuration does."""
+        return SenderRefused(
+            f"{cause} — {what_to_check(cause)} (RabbitMQ ({self._broker}) answered {self._redact(said)})",
+            cause,
+            accepted_ids=self._stored(events, outcomes),
+        )
 
     @staticmethod
     def _stored(events: Sequence[EncodedEvent], outcomes: Sequence[Outcome | None]) -> list[str]:

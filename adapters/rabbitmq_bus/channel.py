@@ -27,6 +27,7 @@ from adapters.rabbitmq_bus.frames import Message, PublishEncoder
 logger = logging.getLogger(__name__)
 
 MAX_CHANNEL = 65535
+_ACCESS_REFUSED = 403
 _PRECONDITION_FAILED = 406
 
 
@@ -165,6 +166,7 @@ class ConfirmingChannel:
                         delivered=False,
                         refused=frame.reply_code == _PRECONDITION_FAILED,
                         reason=f"closed the channel ({frame.reply_code} {frame.reply_text})",
+                        denied=frame.reply_code == _ACCESS_REFUSED,
                     )
                 )
             case Frame() if self._reply is not None and not self._reply.done():

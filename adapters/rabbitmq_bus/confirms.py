@@ -19,6 +19,9 @@ class Outcome:
     refused: bool
     """Refused for good: sending the message again would fail again."""
     reason: str
+    denied: bool = False
+    """The broker denies eventgate the right to publish there (``403 ACCESS_REFUSED``): a refusal of
+    eventgate itself, whatever the message."""
 
 
 DELIVERED = Outcome(delivered=True, refused=False, reason="")

@@ -1,7 +1,8 @@
 """Each event bus under the contract, with what the contract needs around it.
 
 A backend gives the bus, what a real consumer of the bus reads (``consume``), a way to make the bus
-unreachable and reachable again, and a way to make it refuse the next event. The network backends
+unreachable and reachable again, a way to make it refuse the next event, and, when the server asks
+for credentials, the same bus opened with credentials it rejects. The network backends
 reach their server through a ``TcpFaultProxy``, which is how they are made unreachable.
 """
 
@@ -33,9 +34,11 @@ from domain.event import UserEvent
 from tests.brokers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, NatsServer, delete_rabbitmq, unique_name
 from tests.containers import inngest_endpoint_from
 from tests.faults.tcp_proxy import TcpFaultProxy
-from tests.integration.inngest_stand_in import EventApiStandIn, Reply
+from tests.integration.inngest_stand_in import EventApiStandIn, RecordedRequest, Reply
 
 DEADLINE = 1.5
+CONTRACT_KEY = "contract-key"
+CONTRACT_TOKEN = "contract-t0ken"
 """The publish deadline of every bus under the contract, in seconds."""
 
 Deduplication = Literal["broker", "consumer"]
@@ -72,6 +75,10 @@ class Backend(Protocol):
         """Arrange for the bus to refuse the event returned; the words its reason must hold."""
         ...
 
+    def with_wrong_credentials(self) -> AbstractAsyncContextManager[DeliveryBus] | None:
+        """The same bus opened with credentials its server rejects; ``None`` when it takes none."""
+        ...
+
 
 class MemoryBackend:
     name = "memory"
@@ -98,6 +105,9 @@ class MemoryBackend:
         self.memory.fail_next(EventRejected("the memory bus was told to refuse it"))
         return event, "told to refuse"
 
+    def with_wrong_credentials(self) -> AbstractAsyncContextManager[DeliveryBus] | None:
+        return None
+
 
 class InngestBackend:
     """Inngest's event API as the loopback stand-in plays it. The stand-in acknowledges every event it
@@ -118,7 +128,7 @@ class InngestBackend:
     async def consume(self) -> list[Consumed]:
         consumed = []
         for request in self.stand_in.requests:
-            if request.method != "POST":
+            if request.method != "POST" or not has_the_contract_key(request):
                 continue
             for raw in msgspec.json.decode(request.body, type=list[msgspec.Raw]):
                 event_id = msgspec.json.decode(raw, type=dict[str, object])["id"]
@@ -135,6 +145,9 @@ class InngestBackend:
         error = b'{"ids":[""],"status":400,"error":"event name is not allowed here"}'
         self.stand_in.script(Reply(400, error))
         return event, "event name is not allowed here"
+
+    def with_wrong_credentials(self) -> AbstractAsyncContextManager[DeliveryBus] | None:
+        return inngest_bus(self.proxy.port, "a-wrong-key")
 
 
 class NatsBackend:
@@ -155,7 +168,7 @@ class NatsBackend:
 
     async def consume(self) -> list[Consumed]:
         """Every message of the stream, read by a pull consumer of its own, from the first."""
-        client = await nats.connect(self.server.url)
+        client = await nats.connect(self.server.url, token=CONTRACT_TOKEN)
         try:
             js = client.jetstream()
             count = (await js.stream_info(self.settings.stream)).state.messages
@@ -194,6 +207,9 @@ class NatsBackend:
     async def refuse_next(self, event: UserEvent) -> tuple[UserEvent, str]:
         big = UserEvent(name=event.name, data={"pad": "x" * 70_000}, id=event.id, ts=event.ts)
         return big, "max_payload"
+
+    def with_wrong_credentials(self) -> AbstractAsyncContextManager[DeliveryBus] | None:
+        return open_nats_bus(msgspec.structs.replace(self.settings, token=Secret("a-wrong-t0ken")))
 
 
 class RabbitmqBackend:
@@ -248,31 +264,50 @@ class RabbitmqBackend:
             await channel.queue_unbind(self.settings.queue, self.settings.exchange, routing_key="#")
         return event, "unroutable"
 
+    def with_wrong_credentials(self) -> AbstractAsyncContextManager[DeliveryBus] | None:
+        url = self.settings.url.reveal().replace("guest:guest@", "guest:a-wrong-password@")
+        return open_rabbitmq_bus(msgspec.structs.replace(self.settings, url=Secret(url)))
+
 
 @contextlib.asynccontextmanager
 async def memory_backend(_: Path) -> AsyncIterator[Backend]:
     yield MemoryBackend()
 
 
+def has_the_contract_key(request: RecordedRequest) -> bool:
+    return request.path.rstrip("/").endswith(f"/e/{CONTRACT_KEY}")
+
+
+def event_api(request: RecordedRequest) -> Reply:
+    """Acknowledge what comes with the contract's event key; answer any other key as Inngest does."""
+    if request.method != "POST" or has_the_contract_key(request):
+        return Reply()
+    return Reply(401, b'{"error":"Event key not found","status":401}')
+
+
+@contextlib.asynccontextmanager
+async def inngest_bus(port: int, key: str) -> AsyncIterator[InngestEventBus]:
+    endpoint = inngest_endpoint_from(
+        {"INNGEST_EVENT_KEY": key, "INNGEST_BASE_URL": f"http://127.0.0.1:{port}"}
+    )
+    http = HttpClientSettings(connect_timeout=0.5, read_timeout=DEADLINE)
+    async with open_http_client(http) as client:
+        yield InngestEventBus(client, endpoint, retry=RetryPolicy(deadline=DEADLINE))
+
+
 @contextlib.asynccontextmanager
 async def inngest_backend(_: Path) -> AsyncIterator[Backend]:
     with (
-        EventApiStandIn() as stand_in,
+        EventApiStandIn(policy=event_api) as stand_in,
         TcpFaultProxy("127.0.0.1", int(stand_in.url.rsplit(":", 1)[1])) as proxy,
     ):
-        endpoint = inngest_endpoint_from(
-            {"INNGEST_EVENT_KEY": "contract-key", "INNGEST_BASE_URL": f"http://127.0.0.1:{proxy.port}"}
-        )
-        http = HttpClientSettings(connect_timeout=0.5, read_timeout=DEADLINE)
-        async with open_http_client(http) as client:
-            yield InngestBackend(
-                stand_in, proxy, InngestEventBus(client, endpoint, retry=RetryPolicy(deadline=DEADLINE))
-            )
+        async with inngest_bus(proxy.port, CONTRACT_KEY) as bus:
+            yield InngestBackend(stand_in, proxy, bus)
 
 
 @contextlib.asynccontextmanager
 async def nats_backend(folder: Path) -> AsyncIterator[Backend]:
-    server = NatsServer(folder, max_payload=64 * 1024)
+    server = NatsServer(folder, max_payload=64 * 1024, token=CONTRACT_TOKEN)
     server.start()
     try:
         with TcpFaultProxy("127.0.0.1", server.port) as proxy:
@@ -282,6 +317,7 @@ async def nats_backend(folder: Path) -> AsyncIterator[Backend]:
                 subject_prefix="contract",
                 publish_deadline=DEADLINE,
                 connect_timeout=0.5,
+                token=Secret(CONTRACT_TOKEN),
             )
             async with open_nats_bus(settings) as bus:
                 yield NatsBackend(server, proxy, settings, bus)

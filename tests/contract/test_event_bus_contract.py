@@ -18,7 +18,7 @@ from adapters.event_ids import new_event_id
 from adapters.event_json import as_encoded, encode_event
 from adapters.sqlite_outbox.store import SqliteOutboxStore
 from application.ports import EncodedEvent
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
 from tests.contract.backends import BACKENDS, DEADLINE, Backend
 
@@ -170,6 +170,27 @@ async def test_a_refused_event_is_rejected_with_the_reason(backend: Backend, pub
 
     assert words in failure.value.reason
     assert failure.value.accepted_ids == ()
+
+
+async def test_credentials_the_server_rejects_refuse_eventgate_not_the_events(backend: Backend) -> None:
+    """Every publish fails as a refusal of eventgate (the relay pauses, keeps the events, and is not
+    ready), within the deadline, with nothing taken: never as a verdict on the events."""
+    wrong = backend.with_wrong_credentials()
+    if wrong is None:
+        pytest.skip(f"the {backend.name} bus takes no credentials")
+    events = make_events(3)
+    started = time.monotonic()
+    async with wrong as bus:
+        with pytest.raises(SenderRefused) as by_publish:
+            await bus.publish(events)
+        with pytest.raises(SenderRefused) as by_publish_encoded:
+            await bus.publish_encoded([as_encoded(event) for event in events])
+
+    assert time.monotonic() - started < 2 * DEADLINE + 1.0
+    for refused in (by_publish.value, by_publish_encoded.value):
+        assert refused.cause in ("event key rejected", "credentials rejected")
+        assert refused.accepted_ids == ()
+    assert await backend.consume() == []
 
 
 async def test_the_readiness_probe_goes_red_and_green_again(backend: Backend) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -183,3 +184,74 @@ async def dead_letter_reason(outbox: Path, event_id: str) -> str:
             return str(row[0])
         await asyncio.sleep(0.05)
     pytest.fail(f"event {event_id} was never dead-lettered")
+
+
+@pytest.mark.parametrize("backend", ["nats", "rabbitmq"])
+async def test_in_direct_mode_rejected_credentials_answer_503_and_readiness_names_the_cause(
+    tmp_path: Path, backend: str
+) -> None:
+    """As for Inngest's rejected event key: the caller may try again later (503, nothing internal
+    shown); ``/readyz`` says why no event can pass."""
+    server = NatsServer(tmp_path, token="the-right-t0ken")
+    server.start()
+    name = unique_name("e2e")
+    environment = {
+        "nats": {
+            "EVENTGATE_EVENT_BUS": "nats",
+            "EVENTGATE_NATS_URL": server.url,
+            "EVENTGATE_NATS_TOKEN": "a-wr0ng-t0ken",
+            "EVENTGATE_NATS_CONNECT_TIMEOUT": "0.5",
+        },
+        "rabbitmq": {
+            "EVENTGATE_EVENT_BUS": "rabbitmq",
+            "EVENTGATE_RABBITMQ_URL": "amqp://guest:a-wr0ng-one@127.0.0.1:5672/",
+            "EVENTGATE_RABBITMQ_EXCHANGE": name,
+            "EVENTGATE_RABBITMQ_QUEUE": name,
+            "EVENTGATE_RABBITMQ_CONNECT_TIMEOUT": "0.5",
+        },
+    }[backend]
+    try:
+        async with service(environment, tmp_path, "direct") as client:
+            response = await client.post("/api", json={"name": "app/user.clicked"}, headers=SIGNED_IN)
+            readiness = await client.get("/readyz")
+    finally:
+        server.stop()
+
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "urn:eventgate:problem:event-bus-unavailable"
+    assert "wr0ng" not in response.text + readiness.text
+    assert "credentials" not in response.text
+    assert readiness.status_code == 503
+    assert "credentials rejected" in readiness.text
+
+
+def test_the_app_always_shuts_down_while_nats_rejects_its_credentials(tmp_path: Path) -> None:
+    """nats-py can lose the cancellation of a connection that the server refuses attempt after attempt,
+    and go on trying for ever: the app's shutdown hung on it, within a few starts. The starts run in a
+    thread of their own, so that a hang fails the test instead of hanging the suite."""
+    server = NatsServer(tmp_path, token="the-right-t0ken")
+    server.start()
+    environment = {
+        "EVENTGATE_EVENT_BUS": "nats",
+        "EVENTGATE_NATS_URL": server.url,
+        "EVENTGATE_NATS_TOKEN": "a-wr0ng-t0ken",
+        "EVENTGATE_NATS_CONNECT_TIMEOUT": "0.5",
+    }
+    started: list[int] = []
+
+    async def start_and_stop() -> None:
+        for start in range(15):
+            async with service(environment, tmp_path, "direct") as client:
+                await client.post("/api", json={"name": "app/user.clicked"}, headers=SIGNED_IN)
+                await client.get("/readyz")
+            started.append(start)
+
+    starts = threading.Thread(target=asyncio.run, args=(start_and_stop(),), daemon=True)
+    try:
+        starts.start()
+        starts.join(120)
+    finally:
+        server.stop()
+
+    assert not starts.is_alive(), f"the app did not shut down after start {len(started)}"
+    assert len(started) == 15

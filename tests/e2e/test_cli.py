@@ -16,6 +16,7 @@ import pytest
 
 from adapters.nextauth import claims_for_user, mint_session_cookie
 from domain.user import User
+from tests.brokers import NatsServer
 from tests.e2e.conftest import SERVER_OUTPUT, watch_for
 from tests.processes import free_port, wait_until_listening
 
@@ -234,6 +235,32 @@ def test_check_config_says_whether_the_bus_answers_without_refusing_for_it(tmp_p
 
     assert report["valid"] is True
     assert report["event_bus"].startswith("the Inngest event API is unreachable")
+
+
+@pytest.mark.parametrize("backend", ["nats", "rabbitmq"])
+def test_check_config_says_the_broker_rejects_the_credentials_without_refusing_for_it(
+    tmp_path: Path, backend: str
+) -> None:
+    """As a wrong Inngest key: no reason to refuse the configuration (events wait in the outbox), but
+    the person checking it is told, in the bus's line, what to fix."""
+    server = NatsServer(tmp_path, token="the-right-t0ken")
+    server.start()
+    environment = os.environ | {
+        "NEXTAUTH_SECRET": CLI_SECRET,
+        "EVENTGATE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        "EVENTGATE_EVENT_BUS": backend,
+        "EVENTGATE_NATS_URL": server.url,
+        "EVENTGATE_NATS_TOKEN": "a-wr0ng-t0ken",
+        "EVENTGATE_RABBITMQ_URL": "amqp://guest:a-wr0ng-one@127.0.0.1:5672/",
+    }
+    try:
+        report = json.loads(run_eventgate("check-config", "--json", environment=environment).stdout)
+    finally:
+        server.stop()
+
+    assert report["valid"] is True
+    assert report["event_bus"].startswith("credentials rejected — check ")
+    assert "wr0ng" not in json.dumps(report)
 
 
 def test_serve_refuses_an_outbox_path_it_cannot_use_with_one_line_naming_the_variable(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from adapters.event_ids import new_event_id
+from adapters.event_json import as_encoded
 from adapters.nats_bus import NatsConfigError, NatsSettings, open_nats_bus
 from adapters.secret import Secret
-from domain.errors import EventRejected
+from domain.errors import EventRejected, SenderRefused
 from domain.event import UserEvent
 from tests.brokers import NatsServer
 
@@ -136,3 +138,67 @@ async def test_refuses_a_subject_prefix_that_is_not_a_literal_subject() -> None:
     with pytest.raises(NatsConfigError, match="EVENTGATE_NATS_SUBJECT_PREFIX"):
         async with open_nats_bus(settings_for("nats://127.0.0.1:1", subject_prefix="events.*")):
             pass
+
+
+NO_PUBLISHING = """accounts {
+  APP { jetstream: enabled, users: [
+    {user: app, password: "app-s3cr3t"},
+    {user: reader, password: "reader-s3cr3t", permissions: {publish: {deny: ["eventgate.>"]}}}
+  ] }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("server_auth", "credentials"),
+    [
+        ({"token": "t0k3n-s3cr3t"}, {"token": Secret("n0t-1t")}),
+        ({"config": NO_PUBLISHING}, {"user": "app", "password": Secret("wr0ng")}),
+        ({"config": NO_PUBLISHING}, {"user": "nobody", "password": Secret("app-s3cr3t")}),
+    ],
+    ids=["token", "password", "user"],
+)
+async def test_rejected_credentials_refuse_eventgate_at_once_and_the_probe_says_so(
+    tmp_path: Path, server_auth: dict[str, str], credentials: dict[str, object]
+) -> None:
+    server = NatsServer(tmp_path, **server_auth)  # type: ignore[arg-type]
+    server.start()
+    try:
+        async with open_nats_bus(settings_for(server.url, publish_deadline=5.0, **credentials)) as bus:
+            reason = await bus.probe()
+            started = time.monotonic()
+            with pytest.raises(SenderRefused) as by_publish:
+                await bus.publish([an_event()])
+            with pytest.raises(SenderRefused) as by_publish_encoded:
+                await bus.publish_encoded([as_encoded(an_event())])
+            took = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert reason is not None
+    assert reason.startswith("credentials rejected — check EVENTGATE_NATS_TOKEN")
+    assert "Authorization Violation" in reason
+    for refused in (by_publish.value, by_publish_encoded.value):
+        assert refused.cause == "credentials rejected"
+        assert refused.accepted_ids == ()
+    assert took < 1.0, "a known refusal does not wait for the publish deadline"
+
+
+async def test_a_subject_the_user_may_not_publish_to_refuses_eventgate_not_the_event(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path, config=NO_PUBLISHING)
+    server.start()
+    try:
+        reader = settings_for(server.url, user="reader", password=Secret("reader-s3cr3t"))
+        async with open_nats_bus(reader) as bus:
+            assert await bus.probe() is None
+            with pytest.raises(SenderRefused) as refused:
+                await bus.publish([an_event()])
+        app = settings_for(server.url, user="app", password=Secret("app-s3cr3t"))
+        async with open_nats_bus(app) as bus:
+            event = an_event()
+            assert await bus.publish([event]) == [event.id]
+    finally:
+        server.stop()
+
+    assert refused.value.cause == "permission denied"
+    assert 'permissions violation for publish to "eventgate.app/clicked"' in refused.value.reason
+    assert refused.value.accepted_ids == ()

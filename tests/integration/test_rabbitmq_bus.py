@@ -12,12 +12,20 @@ import pytest
 from aiormq.abc import DeliveredMessage
 from pamqp.common import FieldTable
 
-from adapters.event_json import encode_event
+from adapters.event_json import as_encoded, encode_event
 from adapters.rabbitmq_bus import RabbitmqConfigError, RabbitmqSettings, open_rabbitmq_bus
 from adapters.secret import Secret
-from domain.errors import EventBusUnavailable, EventRejected
+from domain.errors import EventBusUnavailable, EventRejected, SenderRefused
 from domain.event import UserEvent
-from tests.brokers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, delete_rabbitmq, unique_name
+from tests.brokers import (
+    RABBITMQ_HOST,
+    RABBITMQ_PORT,
+    RABBITMQ_URL,
+    delete_rabbitmq,
+    rabbitmq_account,
+    rabbitmqctl,
+    unique_name,
+)
 from tests.faults.delivery import Figures, acknowledged_at_least, deliver, make_load
 from tests.faults.tcp_proxy import TcpFaultProxy
 
@@ -250,3 +258,63 @@ async def test_a_broker_unreachable_for_the_whole_load_then_back_gets_every_even
     assert figures.failures
     assert sorted(figures.acknowledged) == sorted(event.id for event in events)
     assert set(queued) == set(figures.acknowledged)
+
+
+@pytest.mark.parametrize(
+    ("permissions", "wrong_password", "cause", "broker_said"),
+    [
+        ((".*", ".*", ".*"), True, "credentials rejected", "ACCESS_REFUSED - Login was refused"),
+        (None, False, "permission denied", "Connection.Close"),
+        (("^$", "^$", "^$"), False, "permission denied", "ACCESS_REFUSED - access to exchange"),
+    ],
+    ids=["wrong-password", "no-access-to-the-vhost", "no-right-to-declare"],
+)
+async def test_a_broker_refusing_eventgate_at_connection_is_a_refusal_named_by_the_probe(
+    name: str,
+    permissions: tuple[str, str, str] | None,
+    wrong_password: bool,
+    cause: str,
+    broker_said: str,
+) -> None:
+    with rabbitmq_account(permissions) as account:
+        password = "wr0ng-s3cr3t" if wrong_password else account.password
+        url = f"amqp://{account.user}:{password}@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{account.vhost}"
+        settings = RabbitmqSettings(
+            url=Secret(url), exchange=name, queue=name, publish_deadline=5.0, connect_timeout=0.5
+        )
+        async with open_rabbitmq_bus(settings) as bus:
+            reason = await bus.probe()
+            started = time.monotonic()
+            with pytest.raises(SenderRefused) as refused:
+                await bus.publish([make_load(1, name="app/refused")[0]])
+            took = time.monotonic() - started
+
+    assert reason is not None
+    assert reason.startswith(f"{cause} — check ")
+    assert broker_said in reason
+    assert refused.value.cause == cause
+    assert refused.value.accepted_ids == ()
+    assert took < 2.0, "a refusal does not wait for the publish deadline"
+    assert "wr0ng-s3cr3t" not in reason + refused.value.reason
+
+
+async def test_an_exchange_the_user_may_not_write_to_refuses_eventgate_not_the_events(name: str) -> None:
+    queue = f"{name}-queue"
+    with rabbitmq_account((".*", f"^{queue}$", ".*")) as account:  # may bind its queue, not publish
+        settings = RabbitmqSettings(
+            url=Secret(account.url()), exchange=name, queue=queue, publish_deadline=5.0, connect_timeout=0.5
+        )
+        async with open_rabbitmq_bus(settings) as bus:
+            assert await bus.probe() is None
+            started = time.monotonic()
+            with pytest.raises(SenderRefused) as refused:
+                await bus.publish_encoded([as_encoded(make_load(1, name="app/refused")[0])])
+            took = time.monotonic() - started
+        rabbitmqctl("set_permissions", "-p", account.vhost, account.user, ".*", ".*", ".*")
+        async with open_rabbitmq_bus(settings) as bus:
+            event = make_load(1, name="app/allowed")[0]
+            assert await bus.publish([event]) == [event.id]
+
+    assert refused.value.cause == "permission denied"
+    assert f"403 ACCESS_REFUSED - access to exchange '{name}'" in refused.value.reason
+    assert took < 2.0

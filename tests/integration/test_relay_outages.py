@@ -128,6 +128,27 @@ async def test_a_bus_refusing_eventgate_keeps_every_event_pending_and_the_relay_
     assert (await outbox.status()).pending == 0
 
 
+async def test_a_bus_refusing_eventgate_stays_refused_while_its_own_probe_fails_too(
+    outbox: SqliteOutboxStore,
+) -> None:
+    """A broker that rejects the credentials fails its probe as well (it cannot be connected to): the
+    probe cannot tell that from an outage, so the refusal stands, said and counted once."""
+    bus = SwitchableEventBus(probe_sees_outages=True)
+    bus.failure = KEY_REJECTED
+    pauses: list[str] = []
+    await outbox.append([event(n) for n in range(10)])
+    async with relay_running(outbox, bus, pauses=pauses) as relay:
+        await until(lambda: len(bus.probes) >= TRUST_BUS_PROBE_FOR + 2)
+        not_ready = await relay.probe()
+        bus.failure = None
+        await until(lambda: len(bus.accepted) == 10)
+
+    assert pauses == ["event key rejected"]
+    assert not_ready is not None
+    assert "event key rejected" in not_ready
+    assert len(bus.publishes) >= 2, "a batch still goes every few failed probes"
+
+
 class LyingProbe(SwitchableEventBus):
     """A bus whose own probe says it is down, whatever it is."""
 

@@ -155,3 +155,22 @@ def test_a_probe_that_passes_with_nothing_to_send_proves_nothing_and_waits_its_t
     assert bus.failing
     assert bus.refusal() is not None
     assert bus.until_next_probe() == pytest.approx(1.0)
+
+
+def test_a_failed_probe_keeps_a_refusal_as_it_is_but_is_an_outage_of_its_own_otherwise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    pauses: list[str] = []
+    refused, away = outage(clock, pauses), outage(clock, pauses)
+    refused.failed(KEY_REJECTED, started_at=clock.now)
+
+    for _ in range(3):
+        refused.probe_failed("NATS is unreachable (Authorization Violation)", started_at=clock.now)
+    away.probe_failed("connection refused", started_at=clock.now)
+
+    assert pauses == ["event key rejected", "bus unavailable"]
+    assert refused.refusal() is not None
+    assert refused.until_next_probe() == pytest.approx(0.8)
+    said = [record.levelname for record in caplog.records if record.levelno >= logging.WARNING]
+    assert said == ["ERROR", "WARNING"]
