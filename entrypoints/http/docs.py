@@ -124,7 +124,8 @@ ANSWERS = (
     Answer(
         503,
         "event-bus-unavailable",
-        "direct mode: the bus cannot take the event now, or refuses eventgate itself (a wrong event key); "
+        "direct mode: the bus cannot take the event now, or refuses eventgate itself (a wrong event key, "
+        "rejected broker credentials or permissions); "
         "`Retry-After` says when to try again",
     ),
     Answer(
