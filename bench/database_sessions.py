@@ -91,6 +91,9 @@ class Seeded:
 
     environment: dict[str, str]
     cookies: list[str]
+    server_pid: int | None = None
+    """The database server's main process, when it runs on this machine (as the bench's databases
+    do): the CPU it spends on the bench's requests is the bench's own work."""
 
 
 @contextlib.contextmanager
@@ -103,6 +106,7 @@ def seeded_database(dialect: str, users: int, adapter: str = "prisma") -> Iterat
     try:
         asyncio.run(_create(dialect, name, adapter, tokens))
         yield Seeded(
+            server_pid=asyncio.run(_server_pid(dialect)),
             environment={
                 "EVENTGATE_NEXTAUTH_STRATEGY": "database",
                 "EVENTGATE_NEXTAUTH_DATABASE_URL": url,
@@ -152,6 +156,29 @@ async def _create(dialect: str, name: str, adapter: str, tokens: Sequence[str]) 
         await my.commit()
     finally:
         my.close()
+
+
+async def _server_pid(dialect: str) -> int | None:
+    """The pid in the server's own pid file, which it names; ``None`` when that cannot be read here."""
+    if dialect == "postgresql":
+        connection = await asyncpg.connect(f"{ADMIN_URLS[dialect]}/postgres")
+        try:
+            pid_file = Path(await connection.fetchval("SHOW data_directory")) / "postmaster.pid"
+        finally:
+            await connection.close()
+    else:
+        my = await asyncmy.connect(host="127.0.0.1", port=3306, user="root", password="")
+        try:
+            async with my.cursor() as cursor:
+                await cursor.execute("SELECT @@pid_file")
+                (found,) = await cursor.fetchone()
+        finally:
+            my.close()
+        pid_file = Path(found)
+    try:
+        return int(pid_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 async def _admin(dialect: str, database: str | None, statements: Sequence[str]) -> None:

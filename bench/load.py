@@ -127,10 +127,11 @@ class LoadRun:
     """One measured load run against one server: its process and any processes it started.
 
     ``cpu_seconds`` and ``rss_mib_after`` add up the server's process tree (every thread of each
-    process; ``server_processes`` says how many there were). ``other_load_cores`` is CPU the machine
-    spent on processes the benchmark did not start (busy time from ``/proc/stat`` minus the server,
-    the stand-in, wrk and the driver), in cores: when it is not near 0 someone else was using the
-    machine and the figures are low.
+    process; ``server_processes`` says how many there were). ``backing_cores`` is what the
+    processes the benchmark started for the server to use (a private database cluster) spent
+    meanwhile. ``other_load_cores`` is CPU the machine spent on processes the benchmark did not start
+    (busy time from ``/proc/stat`` minus the server, what backs it, the stand-in, wrk and the driver),
+    in cores: when it is not near 0 someone else was using the machine and the figures are low.
     """
 
     requests: int
@@ -158,6 +159,9 @@ class LoadRun:
     """Lines the server wrote to its output (its log file) during the run: one per request when the
     access log is on, as it is by default."""
     log_bytes: int = 0
+    backing_cores: float = 0.0
+    backing_cpu_us_per_request: float = 0.0
+    """CPU the backing processes spent per request: a database's share of the work."""
     paired_ceiling_rps: float | None = None
     """req/s of the ceiling, loaded the same way for half this run's length just before it and half
     just after: the share of the ceiling from the same minute. A machine whose speed drifts over
@@ -216,6 +220,9 @@ class Probe:
     stand_in_pid: int
     bus: Callable[[], BusCounters]
     log: LogCounter | None = None
+    backing: tuple[int, ...] = ()
+    """Processes the bench started for the server to use (a private database cluster's postmaster):
+    their CPU is the bench's own work, not someone else's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +233,7 @@ class Snapshot:
     own_cpu: float
     machine_busy: float
     bus: BusCounters
+    backing_cpu: float = 0.0
 
     @classmethod
     def take(cls, probe: Probe) -> "Snapshot":
@@ -238,6 +246,7 @@ class Snapshot:
             own_cpu=own.ru_utime + own.ru_stime,
             machine_busy=machine_busy_seconds(),
             bus=probe.bus(),
+            backing_cpu=sum(tree_cpu_seconds(pid) for pid in probe.backing),
         )
 
 
@@ -316,7 +325,8 @@ def summarise(
     server = after.server_cpu - before.server_cpu
     stand_in = after.stand_in_cpu - before.stand_in_cpu
     wrk = after.children_cpu - before.children_cpu
-    ours = server + stand_in + wrk + (after.own_cpu - before.own_cpu)
+    backing = after.backing_cpu - before.backing_cpu
+    ours = server + backing + stand_in + wrk + (after.own_cpu - before.own_cpu)
     events = after.bus.events - before.bus.events
     return LoadRun(
         requests=summary.requests,
@@ -340,4 +350,6 @@ def summarise(
         wrk_cores=round(wrk / seconds, 2),
         stand_in_cores=round(stand_in / seconds, 2),
         other_load_cores=round(max(0.0, after.machine_busy - before.machine_busy - ours) / seconds, 2),
+        backing_cores=round(backing / seconds, 2),
+        backing_cpu_us_per_request=round(backing / summary.requests * 1e6, 1) if summary.requests else 0.0,
     )

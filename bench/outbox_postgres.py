@@ -52,7 +52,7 @@ def measure(bench: "Bench") -> PostgresOutboxResult:
     from procs import free_port, started  # noqa: PLC0415  the bench's own modules, as run.py imports them
     from report import drain_line  # noqa: PLC0415
 
-    with private_cluster() as (url, server):
+    with private_cluster() as (url, server, postmaster), bench.backed_by(postmaster):
         print(f"outbox-postgres: PostgreSQL {server['version']} on {url.rsplit('@', 1)[1]}", flush=True)
         env = bench.env(EVENTGATE_OUTBOX_URL=url, EVENTGATE_OUTBOX_SCHEMA=SCHEMA)
         command = [bench.settings.eventgate, "serve", "--port", str(free_port())]
@@ -118,8 +118,9 @@ def _two_instances(bench: "Bench", env: dict[str, str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A fresh cluster on a free loopback port in a temporary folder, as the ``postgres`` user when root."""
+def private_cluster() -> Iterator[tuple[str, dict[str, Any], int]]:
+    """A fresh cluster on a free loopback port in a temporary folder, as the ``postgres`` user when root:
+    its URL, its settings, and its postmaster's pid."""
     from procs import free_port  # noqa: PLC0415
 
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
@@ -144,6 +145,7 @@ def private_cluster() -> Iterator[tuple[str, dict[str, Any]]]:
     )
     pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
     try:
+        postmaster = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
         yield (
             f"postgresql://postgres@127.0.0.1:{port}/postgres",
             {
@@ -152,6 +154,7 @@ def private_cluster() -> Iterator[tuple[str, dict[str, Any]]]:
                 "synchronous_commit": "on",
                 "shared_buffers": "128MB",
             },
+            postmaster,
         )
     finally:
         pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")

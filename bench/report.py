@@ -220,6 +220,8 @@ def run_line(label: str, run: Mapping[str, Any]) -> str:
         f"in {run['bus_requests']:,} requests over {run.get('bus_connections', 0):,} new connections, "
         f"{run.get('log_lines', 0):,} log lines, other load {run['other_load_cores']:.2f} cores"
     )
+    if backing := run.get("backing_cpu_us_per_request"):
+        line += f", database {backing:.0f} us CPU/req"
     if not _clean(run):
         line += f"  !! {run['non_2xx']} non-2xx answers, {run['socket_errors']} socket errors"
     return line
@@ -635,7 +637,7 @@ def _md_load(scenarios: Mapping[str, Any]) -> str:
 
 
 def log_cost_line(scenarios: Mapping[str, Any]) -> str:
-    """What the access log costs, from the pairs of half-runs that measured it, if any did."""
+    """What the access log costs, from the pairs of runs that measured it, if any did."""
     for scenario in scenarios.values():
         if alternated := scenario.get("log_cost"):
             pairs = ", ".join(f"{difference:g}" for difference in alternated["pairs_us"])

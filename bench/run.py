@@ -94,7 +94,10 @@ class Settings:
     profile: tuple[str, ...] = ("outbox", "direct")
     drain_events: int = 200_000
     drain_timeout: float = 60.0
-    log_cost_pairs: int = 4
+    log_cost_pairs: int = 12
+    log_cost_seconds: float = 5.0
+    """Each half of a log-cost pair: short halves keep both servers of a pair within seconds of each
+    other, and many pairs make the median stand on more than a shared machine's bursts."""
     sessions: int = 4096
     # The service purges delivered events once a minute. With a 1 s retention, the first purge after
     # a minute of load frees nearly all the file holds, and it stops growing: 100 s show the plateau
@@ -219,6 +222,7 @@ class Bench:
         self._ceiling_shape = self.shape
         self._prefill_seconds: float | None = None
         self._paired_ceiling: tuple[Probe, str] | None = None
+        self._backing: tuple[int, ...] = ()
 
     # --- processes -------------------------------------------------------------------------------
 
@@ -309,7 +313,16 @@ class Bench:
         return f"HTTP {answer.status} {answer.body[:300]!r}"
 
     def probe(self, running: Started, log: LogCounter) -> Probe:
-        return Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters, log)
+        return Probe(running.pid, self.stand_in.running.pid, self.stand_in.counters, log, self._backing)
+
+    @contextmanager
+    def backed_by(self, *pids: int) -> Iterator[None]:
+        """Runs measured meanwhile count these processes (and their children) as the bench's own work."""
+        self._backing = pids
+        try:
+            yield
+        finally:
+            self._backing = ()
 
     @contextmanager
     def paired_ceiling(self) -> Iterator[None]:
@@ -440,12 +453,12 @@ class Bench:
 
     def log_cost(self, name: str) -> dict[str, Any]:
         """The access log's CPU per request: a server as shipped and a quiet one, both running, loaded in
-        turn for half a run each, ``log_cost_pairs`` times (ABBA order, so that a drift of the
+        turn for ``log_cost_seconds`` each, ``log_cost_pairs`` times (ABBA order, so that a drift of the
         machine's speed weighs on both alike); the median of the pairs' differences.
 
         Two rows measured minutes apart differ by more than the log costs on a shared machine.
         """
-        seconds = self.settings.seconds / 2
+        seconds = self.settings.log_cost_seconds
         servers = {
             "logging": self.eventgate_serve(f"{name}-logging"),
             "quiet": self.eventgate_serve(f"{name}-alternated", **QUIET),
@@ -508,7 +521,8 @@ class Bench:
             env = dict(seeded.environment)
             if not cache:
                 env["EVENTGATE_NEXTAUTH_SESSION_CACHE"] = "0"
-            with self.shaped(cookie=seeded.cookies[0], cookies=cookies):
+            backing = () if seeded.server_pid is None else (seeded.server_pid,)
+            with self.shaped(cookie=seeded.cookies[0], cookies=cookies), self.backed_by(*backing):
                 result = self.served(name, env=env)
         result.notes["sessions"] = self.settings.sessions
         result.notes["database"] = dialect
@@ -817,6 +831,7 @@ def run(settings: Settings, stamp: str) -> dict[str, Any]:
             "profile_seconds": settings.profile_seconds,
             "drain_events": settings.drain_events,
             "log_cost_pairs": settings.log_cost_pairs,
+            "log_cost_seconds": settings.log_cost_seconds,
             "body": LoadShape(0, 0, "").body,
             "service_env": dict(settings.service_env),
         },
@@ -951,7 +966,10 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--drain-events", type=int, default=200_000)
     parser.add_argument("--drain-timeout", type=float, default=60.0)
     parser.add_argument(
-        "--log-cost-pairs", type=int, default=4, help="pairs of half-runs that measure the access log's cost"
+        "--log-cost-pairs", type=int, default=12, help="pairs of runs that measure the access log's cost"
+    )
+    parser.add_argument(
+        "--log-cost-seconds", type=float, default=5.0, help="length of each run of a log-cost pair"
     )
     parser.add_argument(
         "--sessions",
@@ -1018,6 +1036,7 @@ def parse_arguments(argv: Sequence[str] | None) -> Settings:
         drain_events=arguments.drain_events,
         drain_timeout=arguments.drain_timeout,
         log_cost_pairs=arguments.log_cost_pairs,
+        log_cost_seconds=arguments.log_cost_seconds,
         sessions=arguments.sessions,
         retention=arguments.retention,
         plateau_seconds=arguments.plateau_seconds,
