@@ -5,7 +5,7 @@ import os
 import resource
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -315,6 +315,26 @@ def measure_run(probe: Probe, url: str, seconds: float, shape: LoadShape) -> Loa
         # unexpected ones are the others
         run = replace(run, non_2xx=run.requests - run.non_2xx - run.socket_errors)
     return run
+
+
+def cpu_per_request_together(
+    servers: Mapping[str, tuple[int, str]], seconds: float, shape: LoadShape
+) -> dict[str, float]:
+    """Load every server (name: pid, url) at once for ``seconds``, each with its share of the
+    connections; each one's CPU per request over those same seconds, its process tree's.
+
+    A shared machine's speed drifts within seconds; servers measured in the same seconds are slowed
+    alike, where servers measured in turn are not.
+    """
+    share = replace(shape, connections=max(1, shape.connections // len(servers)), threads=1)
+    before = {name: tree_cpu_seconds(pid) for name, (pid, _) in servers.items()}
+    runs = {name: start_wrk(url, seconds, share) for name, (_, url) in servers.items()}
+    summaries = {name: finish_wrk(run, timeout=seconds + 30) for name, run in runs.items()}
+    after = {name: tree_cpu_seconds(pid) for name, (pid, _) in servers.items()}
+    for name, summary in summaries.items():
+        if summary.failed or not summary.requests:
+            raise BenchError(f"{name}: {summary.requests} requests, errors {summary.errors}")
+    return {name: (after[name] - before[name]) * 1e6 / summaries[name].requests for name in servers}
 
 
 def summarise(

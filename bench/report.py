@@ -644,7 +644,8 @@ def log_cost_line(scenarios: Mapping[str, Any]) -> str:
             return (
                 f"The access log costs {alternated['median_us']:g} µs of CPU per request: the median of "
                 f"{len(alternated['pairs_us'])} pairs of {alternated['seconds']:g} s runs, a server as shipped "
-                f"and a quiet one loaded in turn ({pairs} µs)."
+                f"and a quiet one loaded {'at once' if alternated.get('loaded') == 'together' else 'in turn'}"
+                f" ({pairs} µs)."
             )
     return ""
 

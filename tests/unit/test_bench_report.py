@@ -194,6 +194,10 @@ def test_the_access_log_cost_is_the_median_of_the_alternated_pairs_when_the_row_
     section = report.readme_section({"scenarios": scenarios, **minimal_document()}, "results.json")
     assert "costs 5.5 µs of CPU per request: the median of 4 pairs of 10 s runs" in section
     assert "(5, 9, 6, -2 µs)" in section
+    assert "loaded in turn" in section
+    scenarios["outbox-quiet"]["log_cost"]["loaded"] = "together"
+    section = report.readme_section({"scenarios": scenarios, **minimal_document()}, "results.json")
+    assert "a quiet one loaded at once (5, 9, 6, -2 µs)" in section
     scenarios["outbox-quiet"]["log_cost"] = {"pairs_us": [12.0, 11.0], "median_us": 11.5, "seconds": 10.0}
     assert report.verdicts(scenarios)["outbox-quiet"]["verdict"] == "FAIL"
 
