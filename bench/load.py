@@ -128,8 +128,7 @@ class LoadRun:
 
     ``cpu_seconds`` and ``rss_mib_after`` add up the server's process tree (every thread of each
     process; ``server_processes`` says how many there were). ``backing_cores`` is what the
-    processes the benchmark started for the server to use (a private database cluster) spent
-    meanwhile. ``other_load_cores`` is CPU the machine spent on processes the benchmark did not start
+    processes that work for the server on the bench's behalf (its database) spent meanwhile. ``other_load_cores`` is CPU the machine spent on processes the benchmark did not start
     (busy time from ``/proc/stat`` minus the server, what backs it, the stand-in, wrk and the driver),
     in cores: when it is not near 0 someone else was using the machine and the figures are low.
     """
@@ -221,8 +220,8 @@ class Probe:
     bus: Callable[[], BusCounters]
     log: LogCounter | None = None
     backing: tuple[int, ...] = ()
-    """Processes the bench started for the server to use (a private database cluster's postmaster):
-    their CPU is the bench's own work, not someone else's."""
+    """Processes that work for the server on the bench's behalf (the postmaster of a private cluster,
+    or of the machine's database): their CPU is the bench's own work, not someone else's."""
 
 
 @dataclass(frozen=True, slots=True)
