@@ -349,21 +349,26 @@ def test_no_forwarding_header_gives_a_caller_a_fresh_anonymous_limit(
     assert statuses == [401, 429]
 
 
+BEHIND_A_TRUSTED_PROXY = {
+    "EVENTGATE_SESSION": "memory",
+    "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60",
+    "EVENTGATE_TRUSTED_PROXIES": "127.0.0.0/8",
+}
+"""One anonymous request a minute per client, behind a proxy on loopback."""
+
+
+def anonymous_status(server: str, header: str, value: str) -> int:
+    """The status of an anonymous ``POST /api`` carrying ``header``."""
+    return httpx.post(f"{server}/api", json={}, headers={header: value}, timeout=5).status_code
+
+
 def test_a_trusted_proxy_is_believed_about_the_client_it_forwards(
     start_server: Callable[[dict[str, str]], str],
 ) -> None:
-    server = start_server(
-        {
-            "EVENTGATE_SESSION": "memory",
-            "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60",
-            "EVENTGATE_TRUSTED_PROXIES": "127.0.0.0/8",
-        }
-    )
+    server = start_server(BEHIND_A_TRUSTED_PROXY)
 
     def status(forwarded_for: str) -> int:
-        return httpx.post(
-            f"{server}/api", json={}, headers={"x-forwarded-for": forwarded_for}, timeout=5
-        ).status_code
+        return anonymous_status(server, "x-forwarded-for", forwarded_for)
 
     assert [status("203.0.113.1"), status("203.0.113.2"), status("203.0.113.1")] == [401, 401, 429]
 
@@ -371,16 +376,10 @@ def test_a_trusted_proxy_is_believed_about_the_client_it_forwards(
 def test_a_trusted_proxy_is_believed_only_through_x_forwarded_for_and_its_rightmost_untrusted_address(
     start_server: Callable[[dict[str, str]], str],
 ) -> None:
-    server = start_server(
-        {
-            "EVENTGATE_SESSION": "memory",
-            "EVENTGATE_RATE_LIMIT_ANONYMOUS": "1/60",
-            "EVENTGATE_TRUSTED_PROXIES": "127.0.0.0/8",
-        }
-    )
+    server = start_server(BEHIND_A_TRUSTED_PROXY)
 
     def status(header: str, value: str) -> int:
-        return httpx.post(f"{server}/api", json={}, headers={header: value}, timeout=5).status_code
+        return anonymous_status(server, header, value)
 
     others = [
         status(header, value.format(n=n))
