@@ -243,13 +243,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
 class HeadWithBody:
     """The transport as one request's answer sees it: the answer's head is written with the first
-    part of its body, in one write (one system call and one TCP segment for a small answer, not two)."""
+    part of its body, in one write (one system call and one TCP segment for a small answer, not two).
+
+    An answer to ``HEAD`` has no body to wait for: its head is written at once. Once the head is
+    held, the request's cycle is no longer needed and is let go: the cycle refers to this object as
+    its transport, and a reference back would make every request a garbage cycle, left for the
+    cyclic collector instead of being freed when the request ends.
+    """
 
     __slots__ = ("_cycle", "_head", "_head_sent", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
         self._transport = transport
-        self._cycle = cycle
+        self._cycle = None if cycle.scope["method"] == "HEAD" else cycle
         self._head: bytes | None = None
         self._head_sent = False
 
@@ -260,9 +266,10 @@ class HeadWithBody:
             self._head_sent = True
             self._transport.write(self._head + data)
             self._head = None
-        elif self._cycle.response_started:
+        elif self._cycle is not None and self._cycle.response_started:
             self._head = data
-        else:  # ``100 Continue``, before the answer
+            self._cycle = None
+        else:  # ``100 Continue`` before the answer, or a ``HEAD`` answer's head
             self._transport.write(data)
 
     def close(self) -> None:

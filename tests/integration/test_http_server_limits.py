@@ -66,6 +66,16 @@ def test_a_normal_request_with_three_session_cookie_chunks_is_served(server: Run
         assert answer(connection).startswith(b"HTTP/1.1 200 ")
 
 
+def test_a_head_request_is_answered_though_its_answer_has_no_body(server: RunningServer) -> None:
+    with server.connect() as connection:
+        connection.sendall(b"HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        connection.settimeout(2.0)
+        head = connection.recv(65536)
+
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert head.endswith(b"\r\n\r\n")
+
+
 def test_a_huge_header_is_answered_431_and_closed_long_before_it_is_all_sent(server: RunningServer) -> None:
     chunk, most = b"a" * 65536, 4 * 1024 * 1024
     cpu_before = server.cpu_seconds()

@@ -3,12 +3,14 @@ until its end arrives, even when that end is split between reads or comes just a
 request, and only then parsed."""
 
 import asyncio
+import gc
 import itertools
 from typing import Any
 
 import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.server import ServerState
 
 from entrypoints.cli.server_limits import BoundedHttpToolsProtocol
@@ -122,3 +124,23 @@ def test_100_continue_goes_out_at_once_before_the_answer() -> None:
     assert transport.writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert len(transport.writes) == 2, transport.writes
     assert transport.writes[1].endswith(b"\r\n\r\n5")
+
+
+def test_an_answer_to_head_goes_out_though_it_has_no_body_to_wait_for() -> None:
+    transport = asyncio.run(exchange([b"HEAD /second HTTP/1.1\r\nHost: a\r\n\r\n"]))
+
+    assert len(transport.writes) == 1, transport.writes
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(b"\r\n\r\n")
+
+
+def test_a_served_request_is_freed_when_it_ends_not_left_for_the_cyclic_collector() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        asyncio.run(exchange(list(REQUESTS)))
+        left = [found for found in gc.get_objects() if isinstance(found, RequestResponseCycle)]
+    finally:
+        gc.enable()
+
+    assert left == []
