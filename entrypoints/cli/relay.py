@@ -11,7 +11,7 @@ import uvloop
 
 from entrypoints.composition.container import Container, build_container
 from entrypoints.composition.environment import ConfigError, read_settings
-from entrypoints.composition.heap import freeze_startup_heap
+from entrypoints.composition.heap import tune_collector_after_startup
 from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.logs import configure_logging
 from entrypoints.composition.reachability import open_outbox
@@ -46,7 +46,7 @@ async def relay_until_stopped(container: Container) -> int:
     try:
         await open_outbox(container)
         await resolve(container.relay)
-        freeze_startup_heap()
+        tune_collector_after_startup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):

@@ -14,7 +14,7 @@ from adapters.metrics import Metrics
 from adapters.nextauth import cookie_parser
 from application.ports import OutboxAdminPort, OutboxStatus
 from entrypoints.composition.container import Container
-from entrypoints.composition.heap import freeze_startup_heap
+from entrypoints.composition.heap import tune_collector_after_startup
 from entrypoints.composition.lifecycle import shutdown
 from entrypoints.composition.logs import line_handler, write_logs_through
 from entrypoints.composition.resolving import resolve, settle
@@ -30,14 +30,14 @@ from entrypoints.http.record_event import record_event_route
 from entrypoints.http.request_guards import OriginPolicy, request_check
 
 
-def create_app(container: Container, *, freeze_heap_after_start: bool = False) -> Litestar:
+def create_app(container: Container, *, tune_collector_after_start: bool = False) -> Litestar:
     """An app whose handlers get their use cases from ``container``; its lifespan owns the resources.
 
     Start-up starts what the configuration uses (the container holds nothing else) and puts the
     use cases into ``app.state``, where the handlers' bridges find them; shutdown stops it all in
     reverse order, the relay draining for its grace period first, and the log is written through
-    (``logs.write_logs_through``). A server process freezes its heap
-    once started (``heap.freeze_startup_heap``); a test process, which starts many apps, does not.
+    (``logs.write_logs_through``). A server process tunes its garbage collector once started
+    (``heap.tune_collector_after_startup``); a test process, which starts many apps, does not.
     """
     settings = container.settings()
 
@@ -47,8 +47,8 @@ def create_app(container: Container, *, freeze_heap_after_start: bool = False) -
             await settle(container.init_resources())
             app.state.record_user_event = await resolve(container.record_user_event)
             app.state.readiness = await resolve(container.readiness)
-            if freeze_heap_after_start:
-                freeze_startup_heap()
+            if tune_collector_after_start:
+                tune_collector_after_startup()
             yield
         finally:
             await shutdown(container)

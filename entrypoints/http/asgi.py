@@ -20,4 +20,4 @@ def app() -> Litestar:
     check_can_serve(settings)
     check_can_publish(settings)
     configure_logging(settings.logging.level, settings.logging.format)
-    return create_app(build_container(settings), freeze_heap_after_start=True)
+    return create_app(build_container(settings), tune_collector_after_start=True)
